@@ -1,0 +1,108 @@
+"""`cases`: the operator's and the tests' way in (DESIGN.md, The command line)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+
+import psycopg
+from confluent_kafka import KafkaException
+
+from cases_cli import commands
+from configuration import ConfigurationError
+from configuration.logging import configure_logging
+from schemas import INBOUND_TOPICS
+
+COMPONENTS = [*INBOUND_TOPICS, "relay", "sweeper"]
+
+
+def timestamp(text: str) -> dt.datetime:
+    try:
+        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO-8601 timestamp such as 2026-03-01T10:00:00Z") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. a trailing Z")
+    return parsed.astimezone(dt.UTC)
+
+
+def non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cases", description=__doc__)
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run consumers, the outbox relay and the sweeper")
+    run.add_argument("components", nargs="*", metavar="CONSUMER",
+                     help=f"any of {', '.join(COMPONENTS)} (default: all)")
+
+    setup = sub.add_parser("setup", help="apply database migrations and create missing topics")
+    setup.add_argument("--partitions", type=non_negative, default=4)
+
+    publish = sub.add_parser("publish", help="publish JSON-lines records to an inbound topic")
+    publish.add_argument("topic", choices=list(INBOUND_TOPICS), metavar="TOPIC")
+    publish.add_argument("file", metavar="FILE", help="a JSON-lines file, or - for stdin")
+
+    events = sub.add_parser("events", help="print case-events as JSON lines")
+    events.add_argument("--from-beginning", action="store_true")
+    events.add_argument("--follow", action="store_true")
+
+    show = sub.add_parser("show", help="an order's case, its state and its history")
+    show.add_argument("order_id", metavar="ORDER_ID")
+    show.add_argument("--json", action="store_true")
+
+    sweep = sub.add_parser("sweep", help="one pass of the time rules")
+    sweep.add_argument("--now", type=timestamp, default=None, metavar="TIMESTAMP")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if args.command == "run":
+        unknown = [c for c in args.components if c not in COMPONENTS]
+        if unknown:
+            p.error(f"run: unknown consumer {unknown[0]!r} (choose from {', '.join(COMPONENTS)})")
+    configure_logging(args.log_level)
+    try:
+        if args.command == "run":
+            return commands.run(args.components or COMPONENTS, args.log_level)
+        if args.command == "setup":
+            return commands.setup(args.partitions)
+        if args.command == "publish":
+            return commands.publish(args.topic, args.file)
+        if args.command == "events":
+            return commands.events(args.from_beginning, args.follow)
+        if args.command == "show":
+            return commands.show(args.order_id, args.json)
+        if args.command == "sweep":
+            return commands.sweep(args.now)
+    except (ConfigurationError, commands.CommandError) as exc:
+        print(f"cases: {exc}", file=sys.stderr)
+        return 1
+    except psycopg.OperationalError as exc:
+        print(f"cases: cannot reach PostgreSQL: {str(exc).strip().splitlines()[0]}",
+              file=sys.stderr)
+        return 1
+    except KafkaException as exc:
+        print(f"cases: Kafka: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""The inbound records, as the rules see them (DESIGN.md, Record contract).
+
+Field names are the contract's; `from_record` builds one from a decoded Avro record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class Money:
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Address:
+    name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    line2: str | None = None
+    region: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InboundRecord:
+    event_id: str
+    occurred_at: dt.datetime
+
+    type_name: ClassVar[str] = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderPlaced(InboundRecord):
+    order_id: str
+    buyer_id: str
+    seller_id: str
+    total: Money
+    payment_method: str
+    shipping_address: Address
+    ship_by: dt.date | None = None
+    estimated_delivery: dt.date | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderShipped(InboundRecord):
+    order_id: str
+    carrier: str
+    tracking_number: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderCancelled(InboundRecord):
+    order_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageSent(InboundRecord):
+    order_id: str
+    sender_id: str
+    sender_role: str
+    kind: str
+    body: str = dataclasses.field(repr=False)  # personal data: kept out of reprs and logs
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrackingUpdated(InboundRecord):
+    carrier: str
+    tracking_number: str
+    status: str
+    delivered_to: Address | None = dataclasses.field(default=None, repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentCaptured(InboundRecord):
+    payment_id: str
+    order_id: str
+    amount: Money
+    provider: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class RefundIssued(InboundRecord):
+    refund_id: str
+    order_id: str
+    amount: Money
+    provider: str
+    initiated_by: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseAction(InboundRecord):
+    """A request made on the case screens or in the support tool."""
+
+    order_id: str
+    actor_id: str
+    actor_role: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class OpenCase(CaseAction):
+    reason: str
+    description: str = dataclasses.field(repr=False)
+
+
+@dataclass(frozen=True, kw_only=True)
+class AddTracking(CaseAction):
+    carrier: str
+    tracking_number: str
+    proof: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EscalateCase(CaseAction):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class CloseCase(CaseAction):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class SupportAction(CaseAction):
+    action: str
+    reason: str
+
+
+RECORD_TYPES: dict[str, type[InboundRecord]] = {
+    cls.__name__: cls
+    for cls in (OrderPlaced, OrderShipped, OrderCancelled, MessageSent, TrackingUpdated,
+                PaymentCaptured, RefundIssued, OpenCase, AddTracking, EscalateCase, CloseCase,
+                SupportAction)
+}
+
+_NESTED = {"total": Money, "amount": Money, "shipping_address": Address, "delivered_to": Address}
+
+
+def from_record(record: dict[str, Any]) -> InboundRecord:
+    """Build the typed record from a decoded (already contract-checked) Avro record."""
+    cls = RECORD_TYPES[record["type"]]
+    names = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for name, value in record.items():
+        if name not in names:
+            continue
+        if name in _NESTED and value is not None:
+            value = _NESTED[name](**value)
+        values[name] = value
+    return cls(**values)
+
+
+def record_type(record: InboundRecord) -> str:
+    return type(record).__name__

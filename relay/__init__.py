@@ -1,0 +1,1 @@
+"""The outbox relay: publishes committed case events to `case-events`, in order per key."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: the schema's migrations, the unit of work a batch runs in, and queries."""

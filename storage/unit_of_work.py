@@ -1,0 +1,221 @@
+"""The unit of work on PostgreSQL: one transaction, set-based statements, no round trip
+per record (each method is one or two statements whatever the batch size)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+
+from domain.order import CarrierReport, Order, SellerStanding
+from domain.policy import Policy
+from domain.records import Address
+from schemas.codec import shared_codec
+from schemas.json_form import to_json as record_to_json
+from service.unit_of_work import Inbound, RecordedEvent
+from storage import state_json
+
+#: relays LISTEN on this channel; a commit that adds case events NOTIFYs it
+CASE_EVENTS_CHANNEL = "case_events"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+class PostgresUnitOfWork:
+    def __init__(self, conn: psycopg.Connection, policy: Policy) -> None:
+        self.conn = conn
+        self.policy = policy
+        self.codec = shared_codec()
+
+    def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        return self.conn.execute(sql, params, prepare=True).fetchall()
+
+    # ---- inbox -------------------------------------------------------------------------
+
+    def claim(self, items: list[Inbound]) -> list[Inbound]:
+        if not items:
+            return []
+        rows = self._rows(
+            """
+            INSERT INTO inbox (event_id, topic, "partition", "offset")
+            SELECT * FROM unnest(%s::text[], %s::text[], %s::int[], %s::bigint[])
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id
+            """,
+            ([i.cause.event_id for i in items], [i.cause.topic for i in items],
+             [i.cause.partition for i in items], [i.cause.offset for i in items]),
+        )
+        new = {r[0] for r in rows}
+        fresh = []
+        for item in items:  # a batch may hold the same event_id twice: keep the first
+            if item.cause.event_id in new:
+                new.discard(item.cause.event_id)
+                fresh.append(item)
+        return fresh
+
+    def unclaim(self, event_ids: Iterable[str]) -> None:
+        ids = list(event_ids)
+        if ids:
+            self.conn.execute("DELETE FROM inbox WHERE event_id = ANY(%s)", (ids,))
+
+    # ---- locks and loads ---------------------------------------------------------------
+
+    def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
+        keys = sorted(keys)
+        if not keys:
+            return {}
+        self.conn.execute(
+            "INSERT INTO carrier_reports (tracking_key) SELECT unnest(%s::text[]) "
+            "ON CONFLICT DO NOTHING", (keys,), prepare=True)
+        rows = self._rows(
+            "SELECT tracking_key, status, occurred_at, delivered_to FROM carrier_reports "
+            "WHERE tracking_key = ANY(%s) ORDER BY tracking_key FOR UPDATE", (keys,))
+        return {
+            key: CarrierReport(status, occurred_at,
+                               Address(**delivered_to) if delivered_to else None)
+            for key, status, occurred_at, delivered_to in rows if status is not None
+        }
+
+    def orders_with_proof(self, keys: Iterable[str]) -> dict[str, list[str]]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        linked: dict[str, list[str]] = {}
+        for key, order_id in self._rows(
+                "SELECT tracking_key, order_id FROM case_proofs WHERE tracking_key = ANY(%s)",
+                (keys,)):
+            linked.setdefault(key, []).append(order_id)
+        return linked
+
+    def lock_orders(self, order_ids: Iterable[str]) -> dict[str, Order]:
+        ids = sorted(order_ids)
+        if not ids:
+            return {}
+        self.conn.execute(
+            "INSERT INTO orders (order_id, state) SELECT unnest(%s::text[]), '{}'::jsonb "
+            "ON CONFLICT DO NOTHING", (ids,), prepare=True)
+        rows = self._rows(
+            "SELECT order_id, state FROM orders WHERE order_id = ANY(%s) "
+            "ORDER BY order_id FOR UPDATE", (ids,))
+        return {order_id: _order(order_id, state) for order_id, state in rows}
+
+    def lock_due_orders(self, now: dt.datetime, limit: int) -> dict[str, Order]:
+        rows = self._rows(
+            "SELECT order_id, state FROM orders WHERE due_at <= %s "
+            "ORDER BY order_id LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit))
+        return {order_id: _order(order_id, state) for order_id, state in rows}
+
+    def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]:
+        ids = sorted(seller_ids)
+        if not ids:
+            return {}
+        self.conn.execute(
+            "INSERT INTO sellers (seller_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
+            (ids,), prepare=True)
+        rows = self._rows(
+            "SELECT seller_id, suspended, reason FROM sellers WHERE seller_id = ANY(%s) "
+            "ORDER BY seller_id FOR UPDATE", (ids,))
+        return {sid: SellerStanding(sid, suspended, reason) for sid, suspended, reason in rows}
+
+    # ---- writes ------------------------------------------------------------------------
+
+    def save(
+        self,
+        orders: Iterable[Order],
+        sellers: Iterable[SellerStanding],
+        carrier_reports: dict[str, CarrierReport],
+        proofs: Iterable[tuple[str, str]],
+        events: list[RecordedEvent],
+    ) -> None:
+        orders = list(orders)
+        if orders:
+            due = [o.due_at(self.policy) for o in orders]
+            self.conn.execute(
+                """
+                UPDATE orders SET state = v.state, case_state = v.case_state,
+                                  due_at = v.due_at, updated_at = now()
+                FROM unnest(%s::text[], %s::jsonb[], %s::text[], %s::timestamptz[])
+                     AS v(order_id, state, case_state, due_at)
+                WHERE orders.order_id = v.order_id
+                """,
+                ([o.order_id for o in orders],
+                 [_dumps(state_json.to_json(o)) for o in orders],
+                 [o.case.state if o.case else None for o in orders], due),
+                prepare=True)
+        sellers = list(sellers)
+        if sellers:
+            self.conn.execute(
+                """
+                UPDATE sellers SET suspended = v.suspended, reason = v.reason
+                FROM unnest(%s::text[], %s::boolean[], %s::text[]) AS v(seller_id, suspended, reason)
+                WHERE sellers.seller_id = v.seller_id
+                  AND (sellers.suspended, sellers.reason) IS DISTINCT FROM (v.suspended, v.reason)
+                """,
+                ([s.seller_id for s in sellers], [s.suspended for s in sellers],
+                 [s.reason for s in sellers]),
+                prepare=True)
+        if carrier_reports:
+            keys = list(carrier_reports)
+            self.conn.execute(
+                """
+                UPDATE carrier_reports SET status = v.status, occurred_at = v.occurred_at,
+                                           delivered_to = v.delivered_to
+                FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::jsonb[])
+                     AS v(tracking_key, status, occurred_at, delivered_to)
+                WHERE carrier_reports.tracking_key = v.tracking_key
+                """,
+                (keys, [carrier_reports[k].status for k in keys],
+                 [carrier_reports[k].occurred_at for k in keys],
+                 [_dumps(state_json.to_json(carrier_reports[k].delivered_to))
+                  if carrier_reports[k].delivered_to else None for k in keys]),
+                prepare=True)
+        proofs = sorted(set(proofs))
+        if proofs:
+            self.conn.execute(
+                "INSERT INTO case_proofs (tracking_key, order_id) "
+                "SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING",
+                ([k for k, _ in proofs], [o for _, o in proofs]))
+        if events:
+            self._add_events(events)
+
+    def _add_events(self, events: list[RecordedEvent]) -> None:
+        records = [r.event.to_record() for r in events]
+        self.conn.execute(
+            """
+            INSERT INTO case_events (event_id, order_id, type, occurred_at, record, payload,
+                                     rule, cause_topic, cause_partition, cause_offset,
+                                     cause_event_id)
+            SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],
+                                 %s::jsonb[], %s::bytea[], %s::text[], %s::text[], %s::int[],
+                                 %s::bigint[], %s::text[])
+            ON CONFLICT (event_id) DO NOTHING
+            """,
+            ([r["event_id"] for r in records], [r["order_id"] for r in records],
+             [r["type"] for r in records], [r["occurred_at"] for r in records],
+             [_dumps(record_to_json(r)) for r in records],
+             [self.codec.encode(r) for r in records], [e.event.rule for e in events],
+             [e.cause.topic for e in events], [e.cause.partition for e in events],
+             [e.cause.offset for e in events], [e.cause.event_id for e in events]),
+            prepare=True)
+        self.conn.execute("SELECT pg_notify(%s, '')", (CASE_EVENTS_CHANNEL,))
+
+
+def _order(order_id: str, state: dict[str, Any]) -> Order:
+    if not state:
+        return Order(order_id)
+    order: Order = state_json.from_json(Order, state)
+    return order
+
+
+@contextmanager
+def unit_of_work(conn: psycopg.Connection, policy: Policy) -> Iterator[PostgresUnitOfWork]:
+    """A transaction on `conn`: committed when the block ends, rolled back on error."""
+    with conn.transaction():
+        yield PostgresUnitOfWork(conn, policy)
+

@@ -1,0 +1,132 @@
+"""The service, run as `cases run` in a child process against the real broker and
+database, and helpers to publish records and wait for what they cause."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from cases_cli.commands import setup
+from configuration import Settings, settings_from_env
+from schemas import CASE_EVENTS_TOPIC, record_key
+from schemas.codec import shared_codec
+from schemas.json_form import to_json
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def settings(service_env: dict[str, str]) -> Settings:
+    settings = settings_from_env(service_env)
+    setup(settings=settings)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def env(service_env: dict[str, str], settings: Settings) -> dict[str, str]:
+    return {**os.environ, **service_env, "CASES_SWEEP_INTERVAL_SECONDS": "3600"}
+
+
+@pytest.fixture(scope="session")
+def service(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`cases run`: every consumer, the relay and the sweeper. Yields its log file."""
+    log_path = tmp_path_factory.mktemp("service") / "cases-run.log"
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "cases_cli.main", "run"], env=env,
+                                stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield log_path
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        yield conn
+
+
+@pytest.fixture
+def order_id() -> str:
+    return f"order-{uuid.uuid4().hex[:12]}"
+
+
+def produce(settings: Settings, topic: str, records: list[dict[str, Any]]) -> None:
+    producer = Producer(settings.kafka(**{"enable.idempotence": True}))
+    codec = shared_codec()
+    for record in records:
+        producer.produce(topic, key=record_key(topic, record).encode(),
+                         value=codec.encode(record))
+    assert producer.flush(30) == 0
+
+
+def produce_raw(settings: Settings, topic: str, key: bytes | None, value: bytes) -> None:
+    producer = Producer(settings.kafka())
+    producer.produce(topic, key=key, value=value)
+    assert producer.flush(30) == 0
+
+
+def wait_for(check: Callable[[], Any], timeout: float = 60.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.2)
+
+
+def db_events(db: psycopg.Connection, order_id: str) -> list[dict[str, Any]]:
+    rows = db.execute("SELECT record FROM case_events WHERE order_id = %s ORDER BY seq",
+                      (order_id,)).fetchall()
+    return [r[0] for r in rows]
+
+
+def wait_for_db_events(db: psycopg.Connection, order_id: str, count: int,
+                       timeout: float = 60.0) -> list[dict[str, Any]]:
+    return wait_for(lambda: (e := db_events(db, order_id)) and len(e) >= count and e,
+                    timeout, f"{count} case events of {order_id}")
+
+
+def read_topic(settings: Settings, topic: str, match: Callable[[Any], bool],
+               decode: bool = True) -> list[Any]:
+    """Every message of a topic (read to its end) that `match` accepts."""
+    consumer = Consumer(settings.kafka(**{
+        "group.id": f"test-{uuid.uuid4()}", "enable.auto.commit": False,
+        "enable.partition.eof": True}))
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in metadata.partitions])
+    pending, found = set(metadata.partitions), []
+    codec = shared_codec()
+    while pending:
+        msg = consumer.poll(1.0)
+        if msg is None:
+            continue
+        if msg.error():
+            if msg.error().code() == KafkaError._PARTITION_EOF:
+                pending.discard(msg.partition())
+            continue
+        item = to_json(codec.decode(msg.value())) if decode else msg
+        if match(item):
+            found.append(item)
+    consumer.close()
+    return found
+
+
+def published_events(settings: Settings, order_id: str) -> list[dict[str, Any]]:
+    return read_topic(settings, CASE_EVENTS_TOPIC, lambda r: r.get("order_id") == order_id)
