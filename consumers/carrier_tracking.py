@@ -1,4 +1,5 @@
-"""The `carrier-tracking` consumer: TrackingUpdated: carriers' statuses, which can prove delivery (rule 3).
+"""The `carrier-tracking` consumer:
+TrackingUpdated: carriers' statuses, which can prove delivery (rule 3).
 
 The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
 """

@@ -1,4 +1,5 @@
-"""The `messages` consumer: MessageSent: problem reports (rule 2) and the seller taking part.
+"""The `messages` consumer:
+MessageSent: problem reports (rule 2) and the seller taking part.
 
 The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
 """

@@ -1,4 +1,5 @@
-"""The `orders` consumer: OrderPlaced, OrderShipped and OrderCancelled: the order's terms, shipments and cancellation.
+"""The `orders` consumer:
+OrderPlaced, OrderShipped and OrderCancelled: the order's terms, shipments and cancellation.
 
 The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
 """

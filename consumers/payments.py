@@ -1,4 +1,5 @@
-"""The `payments` consumer: PaymentCaptured and RefundIssued: captures and refunds (rule 4).
+"""The `payments` consumer:
+PaymentCaptured and RefundIssued: captures and refunds (rule 4).
 
 The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
 """

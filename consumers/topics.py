@@ -24,7 +24,7 @@ def create_topics(settings: Settings, partitions: int = 4, timeout: float = 30.0
     futures = admin.create_topics(
         [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing],
         operation_timeout=timeout)
-    for topic, future in futures.items():
+    for future in futures.values():
         try:
             future.result()
         except KafkaException as exc:

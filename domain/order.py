@@ -124,6 +124,12 @@ class ProofOfShipping:
 
 
 @dataclass
+class MarketplaceRefund:
+    amount: Money
+    occurred_at: dt.datetime
+
+
+@dataclass
 class SellerStanding:
     """Whether support has suspended a seller; shared by all of the seller's orders."""
 
@@ -171,9 +177,10 @@ class Order:
     #: ids of payments and refunds already counted, so none counts twice
     payment_ids: list[str] = field(default_factory=list)
     refund_ids: list[str] = field(default_factory=list)
-    #: amounts through the marketplace's own payments, per currency
+    #: captures through the marketplace's own payments, per currency
     captured: dict[str, int] = field(default_factory=dict)
-    refunded: dict[str, int] = field(default_factory=dict)
+    #: refunds through the marketplace's own payments, with when they happened
+    marketplace_refunds: list[MarketplaceRefund] = field(default_factory=list)
     #: records that need the order's terms and came before OrderPlaced, in arrival order
     held: list[InboundRecord] = field(default_factory=list)
     #: what the carriers said about the parcels of this order's case
@@ -253,9 +260,9 @@ class Order:
 
     def _seller_took_part(self, at: dt.datetime) -> None:
         case = self.case
-        if case is not None and case.live:
-            if case.seller_took_part_at is None or at < case.seller_took_part_at:
-                case.seller_took_part_at = at
+        if case is not None and case.live and (
+                case.seller_took_part_at is None or at < case.seller_took_part_at):
+            case.seller_took_part_at = at
 
     # ---- orders ------------------------------------------------------------------------
 
@@ -293,14 +300,17 @@ class Order:
         captured = self.captured.get(currency, 0)
         return Money(captured, currency) if captured else self.terms.total
 
-    def refunded_total(self) -> Money | None:
+    def refunded_total(self, as_of: dt.datetime | None = None) -> Money | None:
+        """What the marketplace's payments refunded (up to `as_of`, if given)."""
         if self.terms is None:
             return None
         currency = self.terms.total.currency
-        return Money(self.refunded.get(currency, 0), currency)
+        return Money(sum(r.amount.amount_minor for r in self.marketplace_refunds
+                         if r.amount.currency == currency
+                         and (as_of is None or r.occurred_at <= as_of)), currency)
 
-    def fully_refunded(self) -> bool:
-        target, refunded = self.refund_target(), self.refunded_total()
+    def fully_refunded(self, as_of: dt.datetime | None = None) -> bool:
+        target, refunded = self.refund_target(), self.refunded_total(as_of)
         if target is None or refunded is None:
             return False
         return refunded.amount_minor >= target.amount_minor
@@ -330,8 +340,7 @@ class Order:
             self._seller_took_part(refund.occurred_at)
         if refund.provider != ALIBERBER_PAYMENTS:
             return []  # refunds through other providers never close a case
-        currency = refund.amount.currency
-        self.refunded[currency] = self.refunded.get(currency, 0) + refund.amount.amount_minor
+        self.marketplace_refunds.append(MarketplaceRefund(refund.amount, refund.occurred_at))
         if self.case is None or not self.case.live:
             return []
         full = self.fully_refunded()
@@ -389,7 +398,7 @@ class Order:
     def _act(self, action: CaseAction, policy: Policy,
              seller: SellerStanding) -> list[CaseEvent]:
         if isinstance(action, OpenCase):
-            return self._open(action, policy)
+            return self._open(action, policy, seller)
         if isinstance(action, AddTracking):
             return self._add_tracking(action, seller)
         if isinstance(action, EscalateCase):
@@ -411,7 +420,8 @@ class Order:
             return self._reject(action, why.CASE_CLOSED, rule)
         return None
 
-    def _open(self, action: OpenCase, policy: Policy) -> list[CaseEvent]:
+    def _open(self, action: OpenCase, policy: Policy,
+              seller: SellerStanding) -> list[CaseEvent]:
         rule = "rule-1 opening"
         assert self.terms is not None
         if not self._is_buyer(action):
@@ -421,7 +431,7 @@ class Order:
         if self.case is not None:
             code = why.CASE_ALREADY_OPEN if self.case.live else why.CASE_CLOSED
             return self._reject(action, code, rule)
-        if self.fully_refunded():
+        if self.fully_refunded(as_of=action.occurred_at):
             return self._reject(action, why.ALREADY_REFUNDED, rule)
         opens_at, closes_at = self.terms.opening_window(policy)
         if action.occurred_at < opens_at:
@@ -431,12 +441,18 @@ class Order:
             return self._reject(action, why.WINDOW_EXPIRED, rule, window_closes_at=closes_at)
         self.case = Case(case_id=case_id_for(self.order_id), reason=action.reason,
                          state=OPEN, opened_at=action.occurred_at)
-        return [self._event(
+        events = [self._event(
             CaseOpened, action.event_id, rule, action.occurred_at, reason=action.reason,
             escalation_available_at=self.case.escalation_available_at(policy),
             seller_response_due_at=self.case.seller_response_due_at(policy),
             late_delivery_at=self.case.late_delivery_at(policy),
         )]
+        # refunds that happened after the opening but arrived before it (it was held, or
+        # came on a slower topic) complete it now, as they would have in real time
+        if self.fully_refunded():
+            events += self._close("full_refund", action.event_id, "rule-4 full refund",
+                                  action.occurred_at, seller)
+        return events
 
     def _add_tracking(self, action: AddTracking, seller: SellerStanding) -> list[CaseEvent]:
         rule = "rule-3 proof of shipping"

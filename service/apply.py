@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from domain.order import CarrierReport, InvalidRecord, Order, SellerStanding, tracking_key
 from domain.policy import Policy
-from domain.records import AddTracking, OrderPlaced, TrackingUpdated
+from domain.records import AddTracking, InboundRecord, OrderPlaced, TrackingUpdated
 from service.unit_of_work import Inbound, RecordedEvent, UnitOfWork
 
 
@@ -19,12 +19,17 @@ class BatchOutcome:
     invalid: list[tuple[Inbound, str]] = field(default_factory=list)
 
 
-def _tracking_keys(items: list[Inbound]) -> set[str]:
-    keys = set()
-    for item in items:
-        if isinstance(item.record, TrackingUpdated | AddTracking):
-            keys.add(tracking_key(item.record.carrier, item.record.tracking_number))
-    return keys
+def _tracking_keys(records: list[InboundRecord]) -> set[str]:
+    return {tracking_key(r.carrier, r.tracking_number) for r in records
+            if isinstance(r, TrackingUpdated | AddTracking)}
+
+
+def _keys_used(order: Order, record: InboundRecord) -> set[str]:
+    """The parcels whose carrier reports applying `record` to `order` may need: its own
+    AddTracking, or the held AddTrackings that an OrderPlaced releases."""
+    if isinstance(record, OrderPlaced):
+        return _tracking_keys(order.held)
+    return _tracking_keys([record])
 
 
 def _newer(report: CarrierReport | None, update: TrackingUpdated) -> bool:
@@ -39,13 +44,20 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
     if not fresh:
         return outcome
 
-    reports = uow.lock_carrier_reports(_tracking_keys(fresh))
-    updates = [i.record for i in fresh if isinstance(i.record, TrackingUpdated)]
+    records = [i.record for i in fresh]
+    placed_ids = [r.order_id for r in records if isinstance(r, OrderPlaced)]
+    keys = _tracking_keys(records) | uow.held_tracking_keys(placed_ids)
+    reports = uow.lock_carrier_reports(keys)
+    updates = [r for r in records if isinstance(r, TrackingUpdated)]
     linked = uow.orders_with_proof(
         {tracking_key(u.carrier, u.tracking_number) for u in updates})
-    order_ids = {getattr(i.record, "order_id", None) for i in fresh} - {None}
+    order_ids = {getattr(r, "order_id", None) for r in records} - {None}
     order_ids |= {oid for ids in linked.values() for oid in ids}
     orders = uow.lock_orders(sorted(order_ids))  # type: ignore[arg-type]
+    # an AddTracking held after the peek above: lock its parcel late (rare; a deadlock
+    # this could cause is detected by PostgreSQL and the batch retried)
+    late = set().union(*(_tracking_keys(orders[i].held) for i in placed_ids)) - keys
+    reports.update(uow.lock_carrier_reports(late))
     seller_ids = {o.terms.seller_id for o in orders.values() if o.terms}
     seller_ids |= {i.record.seller_id for i in fresh if isinstance(i.record, OrderPlaced)}
     sellers = uow.lock_sellers(sorted(seller_ids))
@@ -62,8 +74,7 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
             targets = [orders[oid] for oid in linked.get(key, [])]
         else:
             order = orders[record.order_id]  # type: ignore[attr-defined]
-            if isinstance(record, AddTracking):
-                key = tracking_key(record.carrier, record.tracking_number)
+            for key in _keys_used(order, record):
                 if key in reports:
                     order.carrier_reports[key] = reports[key]
             targets = [order]
@@ -74,10 +85,9 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
             outcome.invalid.append((item, str(exc)))
             continue
         outcome.applied += 1
-        if isinstance(record, AddTracking):
-            order = targets[0]
-            if order.case and any(p.key == key for p in order.case.proofs):
-                proofs.add((key, order.order_id))
+        for order in targets:
+            if order.case is not None:
+                proofs |= {(p.key, order.order_id) for p in order.case.proofs}
 
     uow.unclaim(i.cause.event_id for i, _ in outcome.invalid)
     uow.save(orders.values(), sellers.values(), changed_reports, proofs, outcome.events)

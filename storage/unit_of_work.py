@@ -11,7 +11,7 @@ from typing import Any
 
 import psycopg
 
-from domain.order import CarrierReport, Order, SellerStanding
+from domain.order import CarrierReport, Order, SellerStanding, tracking_key
 from domain.policy import Policy
 from domain.records import Address
 from schemas.codec import shared_codec
@@ -65,6 +65,16 @@ class PostgresUnitOfWork:
             self.conn.execute("DELETE FROM inbox WHERE event_id = ANY(%s)", (ids,))
 
     # ---- locks and loads ---------------------------------------------------------------
+
+    def held_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
+        ids = list(order_ids)
+        if not ids:
+            return set()
+        rows = self._rows(
+            "SELECT h->>'carrier', h->>'tracking_number' FROM orders, "
+            "jsonb_array_elements(orders.state->'held') AS h "
+            "WHERE order_id = ANY(%s) AND h->>'type' = 'AddTracking'", (ids,))
+        return {tracking_key(carrier, number) for carrier, number in rows}
 
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
         keys = sorted(keys)
@@ -153,7 +163,8 @@ class PostgresUnitOfWork:
             self.conn.execute(
                 """
                 UPDATE sellers SET suspended = v.suspended, reason = v.reason
-                FROM unnest(%s::text[], %s::boolean[], %s::text[]) AS v(seller_id, suspended, reason)
+                FROM unnest(%s::text[], %s::boolean[], %s::text[])
+                     AS v(seller_id, suspended, reason)
                 WHERE sellers.seller_id = v.seller_id
                   AND (sellers.suspended, sellers.reason) IS DISTINCT FROM (v.suspended, v.reason)
                 """,

@@ -7,8 +7,8 @@ import itertools
 from typing import Any
 
 from domain.records import (
-    AddTracking,
     Address,
+    AddTracking,
     CloseCase,
     EscalateCase,
     MessageSent,

@@ -66,7 +66,7 @@ def test_closed_case_does_not_come_back_by_opening_again():
 
 
 def test_fully_refunded_order_cannot_have_a_case():
-    _, events = run(placed(), refund(amount=2599), open_case())
+    _, events = run(placed(), refund(amount=2599, at=ELIGIBLE), open_case(at=ELIGIBLE + DAY))
     assert rejection(events) == "already_refunded"
 
 

@@ -1,11 +1,13 @@
 """Rule 4: refunds through the marketplace's payments, and when they close a case."""
 
+import datetime as dt
+
 import pytest
 
 from domain.order import InvalidRecord
 from domain.records import Money
 from tests.builders import captured, open_case, placed, refund
-from tests.domain.helpers import run, types
+from tests.domain.helpers import rejection, run, types
 
 
 def test_partial_refund_records_and_keeps_the_case_open():
@@ -62,4 +64,21 @@ def test_refund_in_another_currency_than_the_order_is_invalid_and_changes_nothin
     order, _ = run(placed(), open_case())
     with pytest.raises(InvalidRecord, match="currency USD differs"):
         run(refund(amount=1, currency="USD"), order=order)
-    assert order.refunded == {} and order.refund_ids == []
+    assert order.marketplace_refunds == [] and order.refund_ids == []
+
+
+def test_refunds_after_the_opening_that_arrive_first_close_the_case_on_opening():
+    opening = open_case()
+    later = refund(amount=2599, at=opening.occurred_at + dt.timedelta(hours=1))
+    _, events = run(placed(), later, opening)
+    assert types(events) == ["CaseOpened", "CaseClosed"]
+    assert events[1].close_reason == "full_refund"
+
+
+def test_refund_before_the_opening_makes_it_already_refunded_whatever_the_arrival():
+    opening = open_case()
+    earlier = refund(amount=2599, at=opening.occurred_at - dt.timedelta(hours=1))
+    _, events = run(placed(), opening, earlier)
+    assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed"]
+    _, events = run(placed(), earlier, opening)
+    assert rejection(events) == "already_refunded"

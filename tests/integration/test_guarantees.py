@@ -43,7 +43,8 @@ def test_records_delivered_twice_change_nothing_and_publish_nothing_twice(
     assert [e["type"] for e in db_events(db, order_id)] == ["CaseOpened", "RefundRecorded"]
     assert db_events(db, order_id) == events
     state = db.execute("SELECT state FROM orders WHERE order_id = %s", (order_id,)).fetchone()[0]
-    assert state["refunded"] == {"EUR": 1000}
+    assert [r["amount"] for r in state["marketplace_refunds"]] == [
+        {"amount_minor": 1000, "currency": "EUR"}]
     on_kafka = wait_for(lambda: (p := published_events(settings, order_id)) and len(p) >= 2
                         and p, what="case events on Kafka")
     time.sleep(1)

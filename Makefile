@@ -1,0 +1,43 @@
+# Everything a newcomer needs: `make run` and `make test` do all the set-up themselves.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STATE ?= .local/services
+
+.PHONY: install run stop test test-unit lint example clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e ".[test]"
+	touch $@
+
+# The service with its local Kafka and PostgreSQL (kept running after Ctrl-C: `make stop`).
+run: install
+	@bash deploy/local/run.sh $(STATE)
+
+stop:
+	bash deploy/local/services.sh down $(STATE)
+
+# Unit tests, then integration tests against a private broker and database that the
+# test session starts and stops (or KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set).
+test: install
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/domain tests/schemas tests/service
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+# Publish the sample scenario to the services `make run` started, then print its events.
+example: install
+	@eval "$$(bash deploy/local/services.sh env $(STATE))" && export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL \
+	  && CASES=$(VENV)/bin/cases bash examples/publish.sh && sleep 3 \
+	  && $(VENV)/bin/cases events --from-beginning
+
+clean:
+	-bash deploy/local/services.sh down $(STATE)
+	rm -rf .local

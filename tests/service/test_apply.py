@@ -1,0 +1,64 @@
+"""The service layer: a batch through a unit of work (storage faked in memory)."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.policy import Policy
+from domain.records import InboundRecord
+from service.apply import apply_batch
+from service.unit_of_work import Cause, Inbound
+from tests.builders import add_tracking, delivered, open_case, placed, refund
+from tests.service.fake_uow import FakeUnitOfWork
+
+POLICY = Policy()
+
+
+def inbound(*records: InboundRecord, topic: str = "t") -> list[Inbound]:
+    return [Inbound(Cause(topic, 0, n, r.event_id), r) for n, r in enumerate(records)]
+
+
+def types(uow: FakeUnitOfWork) -> list[str]:
+    return [e.event.type for e in uow.events]
+
+
+def test_a_record_seen_twice_in_a_batch_or_across_batches_is_applied_once():
+    uow = FakeUnitOfWork()
+    opening = open_case()
+    outcome = apply_batch(uow, inbound(placed(), opening, opening), POLICY)
+    assert outcome.applied == 2 and outcome.duplicates == 1
+    outcome = apply_batch(uow, inbound(opening), POLICY)
+    assert outcome.applied == 0 and outcome.duplicates == 1
+    assert types(uow) == ["CaseOpened"]
+
+
+def test_invalid_record_is_reported_and_unclaimed_and_the_rest_applied():
+    uow = FakeUnitOfWork()
+    bad = refund(currency="USD")
+    outcome = apply_batch(uow, inbound(placed(), open_case(), bad, refund(amount=100)), POLICY)
+    assert [(i.record.event_id, reason) for i, reason in outcome.invalid] == [
+        (bad.event_id, "currency USD differs from the order's EUR")]
+    assert bad.event_id not in uow.inbox  # a redrive after a fix is not a duplicate
+    assert types(uow) == ["CaseOpened", "RefundRecorded"]
+
+
+def test_events_carry_their_cause():
+    uow = FakeUnitOfWork()
+    opening = open_case()
+    apply_batch(uow, inbound(placed(), opening, topic="case-actions"), POLICY)
+    (recorded,) = uow.events
+    assert recorded.cause == Cause("case-actions", 0, 1, opening.event_id)
+    assert recorded.event.rule == "rule-1 opening"
+
+
+@pytest.mark.parametrize("carrier_first", [True, False])
+def test_delivery_closes_the_case_whichever_comes_first(carrier_first):
+    uow = FakeUnitOfWork()
+    apply_batch(uow, inbound(placed(), open_case()), POLICY)
+    batches = [inbound(delivered(), topic="carrier-tracking"),
+               inbound(add_tracking(), topic="case-actions")]
+    for batch in batches if carrier_first else reversed(batches):
+        apply_batch(uow, batch, POLICY)
+    assert uow.orders["o1"].case.state == "closed"
+    assert uow.orders["o1"].case.close_reason == "delivered"
+    assert types(uow)[-1] == "CaseClosed"
