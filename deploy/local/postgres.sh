@@ -187,12 +187,34 @@ psql_cmd() { # psql_cmd BINDIR PORT SQL
   PGCONNECT_TIMEOUT=10 "$1/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$2" -U postgres -d postgres -tA -c "$3"
 }
 
-lock() { # lock FILE: hold an exclusive lock on fd 8 for the rest of the script
+# holds_lock PID FILE: PID has FILE open (a server started by an earlier version of this
+# script inherited the lock's descriptor and so holds the lock for its whole life).
+holds_lock() {
+  local f
+  for f in "/proc/$1/fd"/*; do
+    [[ $(readlink "$f" 2>/dev/null) == "$2" ]] && return 0
+  done 2>/dev/null
+  return 1
+}
+
+lock() { # lock FILE DATA: hold an exclusive lock on fd 8 for the rest of the script
   exec 8>"$1"
-  if command -v flock >/dev/null && ! flock -n 8; then
-    log "another start/stop on ${1%/*} is running; waiting for it"
-    flock -w "${LOCK_TIMEOUT:-300}" 8 || die "gave up waiting for the lock on $1"
+  command -v flock >/dev/null || return 0
+  flock -n 8 && return 0
+  local pid i
+  if pid=$(server_pid "$2") && holds_lock "$pid" "$1"; then
+    log "the lock $1 is held by the server (pid $pid) itself; going on without it"
+    return 0
   fi
+  log "another start/stop on ${1%/*} is running; waiting for it"
+  for ((i = 0; i < ${LOCK_TIMEOUT:-300}; i++)); do
+    flock -w 1 8 && return 0
+    if pid=$(server_pid "$2") && holds_lock "$pid" "$1"; then
+      log "the lock $1 is held by the server (pid $pid) itself; going on without it"
+      return 0
+    fi
+  done
+  die "gave up waiting for the lock on $1"
 }
 
 # ---------------------------------------------------------------------------------------
@@ -204,7 +226,7 @@ cmd_start() {
   bindir=$(find_bindir)
   pgdir=$(state_pg_dir "$1")
   data=$pgdir/data
-  lock "$pgdir/.lock"
+  lock "$pgdir/.lock" "$data"
 
   if server_pid "$data" >/dev/null && [[ -s $pgdir/database_url ]]; then
     log "already running (pid $(server_pid "$data"))"
@@ -285,7 +307,7 @@ cmd_stop() {
   fi
   pgdir=$(cd "$1/postgres" && pwd -P)
   data=$pgdir/data
-  lock "$pgdir/.lock"
+  lock "$pgdir/.lock" "$data"
   if ! pid=$(server_pid "$data"); then
     log "not running"
   else

@@ -57,3 +57,34 @@ class Scenario:
             "type": "RefundIssued", "occurred_at": at, "refund_id": _eid(),
             "order_id": self.order_id, "amount": {"amount_minor": amount, "currency": "EUR"},
             "provider": "aliberber_payments", "initiated_by": "seller"})
+
+    def action(self, record_type: str, actor: str | None = None, role: str = "buyer",
+               at: str = "2026-03-13T09:00:00Z", **fields: Any) -> tuple[str, dict[str, Any]]:
+        actor = actor or {"buyer": self.buyer, "seller": self.seller}.get(role, "agent-7")
+        return self._record("case-actions", {
+            "type": record_type, "occurred_at": at, "order_id": self.order_id,
+            "actor_id": actor, "actor_role": role, **fields})
+
+    def add_tracking(self, at: str = "2026-03-13T09:00:00Z",
+                     number: str | None = None) -> tuple[str, dict[str, Any]]:
+        return self.action("AddTracking", role="seller", at=at, carrier="laposte",
+                           tracking_number=number or f"LP-{self.order_id}", proof="tracking")
+
+    def support(self, action: str, reason: str = "integrity",
+                at: str = "2026-03-13T09:00:00Z") -> tuple[str, dict[str, Any]]:
+        return self.action("SupportAction", role="support", at=at, action=action,
+                           reason=reason)
+
+    def delivered(self, at: str = "2026-03-12T18:00:00Z",
+                  number: str | None = None) -> tuple[str, dict[str, Any]]:
+        return self._record("carrier-tracking", {
+            "type": "TrackingUpdated", "occurred_at": at, "carrier": "laposte",
+            "tracking_number": number or f"LP-{self.order_id}", "status": "delivered",
+            "delivered_to": {**ADDRESS, "line1": "12, rue de la PAIX"}})
+
+    def message(self, kind: str = "problem_report", role: str = "buyer",
+                at: str = "2026-03-11T09:00:00Z") -> tuple[str, dict[str, Any]]:
+        sender = self.buyer if role == "buyer" else self.seller
+        return self._record("messages", {
+            "type": "MessageSent", "occurred_at": at, "order_id": self.order_id,
+            "sender_id": sender, "sender_role": role, "kind": kind, "body": "Hello?"})

@@ -1,0 +1,193 @@
+"""Rules 2 to 10 and every rejection code, end to end: records published to Kafka, the
+service running as `cases run`, time rules driven with `cases sweep --now`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import defaultdict
+
+import pytest
+
+from tests.integration.conftest import (
+    db_events,
+    produce,
+    wait_for,
+    wait_for_db_events,
+)
+from tests.integration.scenario import Scenario
+
+pytestmark = pytest.mark.integration
+
+
+def send(settings, *items):
+    by_topic = defaultdict(list)
+    for topic, record in items:
+        by_topic[topic].append(record)
+    for topic, records in by_topic.items():
+        produce(settings, topic, records)
+
+
+def known(db, order_id):
+    wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
+                                (order_id,)).fetchone() not in (None, (None,)),
+             what=f"order {order_id} to be known")
+
+
+def cases(env, *args):
+    result = subprocess.run([sys.executable, "-m", "cases_cli.main", *args], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_problem_report_publishes_problem_reported(settings, service, db, order_id):
+    s = Scenario(order_id)
+    send(settings, s.placed())
+    known(db, order_id)
+    send(settings, s.message(), s.message(kind="message"))
+    (reported,) = wait_for_db_events(db, order_id, 1)
+    assert reported["type"] == "ProblemReported" and reported["case_id"] is None
+
+
+@pytest.mark.parametrize("carrier_first", [True, False])
+def test_delivery_to_the_buyer_closes_the_case_whichever_arrives_first(
+        settings, service, db, order_id, carrier_first):
+    s = Scenario(order_id)
+    send(settings, s.placed())
+    known(db, order_id)
+    send(settings, s.open_case())
+    wait_for_db_events(db, order_id, 1)
+    if carrier_first:
+        send(settings, s.delivered())
+        wait_for(lambda: db.execute("SELECT status FROM carrier_reports WHERE tracking_key "
+                                    "= %s", (f"laposte:LP-{order_id}",)).fetchone(),
+                 what="the carrier report")
+        send(settings, s.add_tracking())
+    else:
+        send(settings, s.add_tracking())
+        wait_for_db_events(db, order_id, 2)
+        send(settings, s.delivered())
+    events = wait_for_db_events(db, order_id, 3)
+    assert [e["type"] for e in events] == ["CaseOpened", "TrackingAdded", "CaseClosed"]
+    assert events[-1]["close_reason"] == "delivered"
+
+
+def test_time_rules_fire_once_driven_by_cases_sweep(settings, env, service, db, order_id):
+    s = Scenario(order_id)
+    send(settings, s.placed())
+    known(db, order_id)
+    send(settings, s.open_case(at="2026-03-12T09:00:00Z"))
+    wait_for_db_events(db, order_id, 1)
+    cases(env, "sweep", "--now", "2026-03-15T08:59:59Z")
+    assert len(db_events(db, order_id)) == 1
+    for _ in range(2):  # a second sweep of the same moment fires nothing again
+        cases(env, "sweep", "--now", "2026-03-15T09:00:00Z")
+    events = db_events(db, order_id)
+    assert [e["type"] for e in events] == ["CaseOpened", "CaseEscalated"]
+    assert (events[1]["by"], events[1]["reason"]) == ("platform", "seller_inactivity")
+    cases(env, "sweep", "--now", "2027-03-12T09:00:00Z")
+    cases(env, "sweep", "--now", "2027-06-01T00:00:00Z")
+    assert [e["type"] for e in db_events(db, order_id)][2:] == ["LateDelivery"]
+
+
+def test_escalation_available_when_the_seller_took_part(settings, env, service, db, order_id):
+    s = Scenario(order_id)
+    send(settings, s.placed())
+    known(db, order_id)
+    send(settings, s.open_case(at="2026-03-12T09:00:00Z"))
+    wait_for_db_events(db, order_id, 1)
+    send(settings, s.message(kind="message", role="seller", at="2026-03-13T09:00:00Z"))
+    wait_for(lambda: db.execute("SELECT state->'case'->>'seller_took_part_at' FROM orders "
+                                "WHERE order_id = %s", (order_id,)).fetchone()[0],
+             what="the seller's message")
+    cases(env, "sweep", "--now", "2026-03-16T00:00:00Z")
+    assert [e["type"] for e in db_events(db, order_id)] == ["CaseOpened", "EscalationAvailable"]
+    send(settings, s.action("EscalateCase", at="2026-03-16T10:00:00Z"))
+    events = wait_for_db_events(db, order_id, 3)
+    assert events[2]["type"] == "CaseEscalated" and events[2]["by"] == "buyer"
+
+
+def test_support_refund_flow_and_its_history(settings, env, service, db, order_id):
+    s = Scenario(order_id)
+    send(settings, s.placed(total=5000), s.captured(5000))
+    known(db, order_id)
+    send(settings, s.open_case(at="2026-03-12T09:00:00Z"),
+         s.action("EscalateCase", at="2026-03-15T10:00:00Z"),
+         s.support("refund_and_recoup", at="2026-03-16T10:00:00Z"))
+    events = wait_for_db_events(db, order_id, 3)
+    assert events[2]["type"] == "SupportRefundRequested"
+    assert events[2]["amount"] == {"amount_minor": 5000, "currency": "EUR"}
+    assert events[2]["recoup_from_seller"] is True
+    _, refund = s.refund(5000, at="2026-03-17T10:00:00Z")
+    refund["initiated_by"] = "support"
+    send(settings, ("payments", refund))
+    events = wait_for_db_events(db, order_id, 5)
+    assert [e["type"] for e in events][3:] == ["RefundRecorded", "CaseClosed"]
+
+    shown = cases(env, "show", order_id)
+    for step in ("CaseOpened", "CaseEscalated", "SupportRefundRequested", "RefundRecorded",
+                 "CaseClosed", "rule-6 escalation", "rule-9 support refund_and_recoup",
+                 "rule-4 full refund", "payments[", "case-actions["):
+        assert step in shown, step
+    assert "CLOSED (full_refund)" in shown
+
+
+def test_seller_suspension_and_reinstatement(settings, service, db, order_id):
+    s = Scenario(order_id)
+    send(settings, s.placed())
+    known(db, order_id)
+    send(settings, s.open_case(), s.support("suspend_seller", reason="seller_inactivity"),
+         s.close_case(at="2026-03-14T09:00:00Z"),
+         s.support("reinstate_seller", reason="resolved", at="2026-03-15T09:00:00Z"))
+    events = wait_for_db_events(db, order_id, 5)
+    assert [e["type"] for e in events] == ["CaseOpened", "SellerSuspended", "CaseClosed",
+                                           "SellerReinstatementEligible", "SellerReinstated"]
+
+
+def _rejection_cases(s: Scenario):
+    """For each rejection code: records that set the scene, then the refused action."""
+    opened = s.open_case(at="2026-03-12T09:00:00Z")
+    return {
+        "not_order_buyer": [s.open_case(actor="stranger")],
+        "not_order_seller": [opened, s.action("AddTracking", role="seller", actor="stranger",
+                                              carrier="x", tracking_number="1",
+                                              proof="tracking")],
+        "not_support": [opened, s.action("SupportAction", role="buyer", action="close",
+                                         reason="x")],
+        "not_eligible_yet": [s.open_case(at="2026-03-05T09:00:00Z")],
+        "window_expired": [s.open_case(at="2026-07-01T09:00:00Z")],
+        "already_refunded": [s.refund(5000, at="2026-03-11T09:00:00Z"), opened],
+        "case_already_open": [opened, s.open_case(at="2026-03-13T09:00:00Z")],
+        "case_closed": [opened, s.close_case(), s.close_case(at="2026-03-14T09:00:00Z")],
+        "no_case": [s.close_case()],
+        "too_early": [opened, s.action("EscalateCase", at="2026-03-13T09:00:00Z")],
+        "not_escalated": [opened, s.support("close")],
+        "late_delivery_requires_full_refund": [opened, s.close_case(at="2027-03-13T09:00:00Z")],
+        "seller_not_suspended": [s.support("reinstate_seller")],
+        "order_cancelled": [("orders", s._record("orders", {
+            "type": "OrderCancelled", "occurred_at": "2026-03-02T09:00:00Z",
+            "order_id": s.order_id})[1]), opened],
+    }
+
+
+REJECTIONS = sorted(_rejection_cases(Scenario("x")))
+
+
+def test_every_rejection_code_end_to_end(settings, env, service, db, order_id):
+    orders = {code: Scenario(f"{order_id}-{code}") for code in REJECTIONS}
+    send(settings, *(s.placed(total=5000) for s in orders.values()))
+    for s in orders.values():
+        known(db, s.order_id)
+    for code, s in orders.items():
+        send(settings, *_rejection_cases(s)[code])
+    held = Scenario(f"{order_id}-unknown")
+    send(settings, held.open_case(at="2026-03-12T09:00:00Z"))
+    wait_for(lambda: db.execute("SELECT 1 FROM orders WHERE order_id = %s",
+                                (held.order_id,)).fetchone(), what="the held OpenCase")
+    cases(env, "sweep", "--now", "2026-03-13T09:00:00Z")
+    for code, s in {**orders, "unknown_order": held}.items():
+        events = wait_for(lambda s=s: [e for e in db_events(db, s.order_id)
+                                       if e["type"] == "ActionRejected"],
+                          what=f"the {code} rejection")
+        assert events[-1]["rejection"] == code, (code, events)
