@@ -413,6 +413,13 @@ class Order:
         assert self.terms is not None
         return action.actor_role == "buyer" and action.actor_id == self.terms.buyer_id
 
+    def _buyer_live_case_refusal(self, action: CaseAction,
+                                 rule: str) -> list[CaseEvent] | None:
+        """Why the buyer's action on the case is refused before its own rule, if it is."""
+        if not self._is_buyer(action):
+            return self._reject(action, why.NOT_ORDER_BUYER, "rule-10 who may act")
+        return self._live_case_refusal(action, rule)
+
     def _live_case_refusal(self, action: CaseAction, rule: str) -> list[CaseEvent] | None:
         if self.case is None:
             return self._reject(action, why.NO_CASE, rule)
@@ -474,9 +481,7 @@ class Order:
 
     def _escalate(self, action: EscalateCase, policy: Policy) -> list[CaseEvent]:
         rule = "rule-6 escalation"
-        if not self._is_buyer(action):
-            return self._reject(action, why.NOT_ORDER_BUYER, "rule-10 who may act")
-        refusal = self._live_case_refusal(action, rule)
+        refusal = self._buyer_live_case_refusal(action, rule)
         if refusal is not None:
             return refusal
         assert self.case is not None
@@ -494,9 +499,7 @@ class Order:
     def _buyer_close(self, action: CloseCase, policy: Policy,
                      seller: SellerStanding) -> list[CaseEvent]:
         rule = "rule-5 buyer closes"
-        if not self._is_buyer(action):
-            return self._reject(action, why.NOT_ORDER_BUYER, "rule-10 who may act")
-        refusal = self._live_case_refusal(action, rule)
+        refusal = self._buyer_live_case_refusal(action, rule)
         if refusal is not None:
             return refusal
         assert self.case is not None

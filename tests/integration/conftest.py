@@ -130,3 +130,18 @@ def read_topic(settings: Settings, topic: str, match: Callable[[Any], bool],
 
 def published_events(settings: Settings, order_id: str) -> list[dict[str, Any]]:
     return read_topic(settings, CASE_EVENTS_TOPIC, lambda r: r.get("order_id") == order_id)
+
+
+def send(settings: Settings, *items: tuple[str, dict[str, Any]]) -> None:
+    """Produce (topic, record) pairs, each topic's records in the order given."""
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for topic, record in items:
+        by_topic.setdefault(topic, []).append(record)
+    for topic, records in by_topic.items():
+        produce(settings, topic, records)
+
+
+def wait_until_known(db: psycopg.Connection, order_id: str) -> None:
+    wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
+                                (order_id,)).fetchone() not in (None, (None,)),
+             what=f"order {order_id} to be known")

@@ -2,36 +2,27 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import pytest
 
 from tests.integration.conftest import (
     db_events,
-    produce,
     published_events,
+    send,
     wait_for,
     wait_for_db_events,
+    wait_until_known,
 )
 from tests.integration.scenario import Scenario
 
 pytestmark = pytest.mark.integration
 
 
-def send(settings, *items):
-    by_topic = defaultdict(list)
-    for topic, record in items:
-        by_topic[topic].append(record)
-    for topic, records in by_topic.items():
-        produce(settings, topic, records)
 
 
 def test_open_partial_refund_then_full_refund_closes_the_case(settings, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed(total=5000), s.captured(5000))
-    wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
-                                (order_id,)).fetchone() not in (None, (None,)),
-             what="the order to be known")
+    wait_until_known(db, order_id)
     send(settings, s.open_case())
     wait_for_db_events(db, order_id, 1)
     send(settings, s.refund(2000))
@@ -54,9 +45,7 @@ def test_open_partial_refund_then_full_refund_closes_the_case(settings, service,
 def test_refused_action_publishes_action_rejected(settings, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
-    wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
-                                (order_id,)).fetchone() not in (None, (None,)),
-             what="the order to be known")
+    wait_until_known(db, order_id)
     _, intruder = item = s.open_case(actor="somebody-else")
     send(settings, item)
     (rejected,) = wait_for_db_events(db, order_id, 1)

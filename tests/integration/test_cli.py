@@ -39,7 +39,8 @@ def test_publish_with_one_bad_line_names_it_and_sends_nothing(settings, env, ord
 def published_in(settings, topic, order_id):
     from tests.integration.conftest import read_topic
 
-    return len(read_topic(settings, topic, lambda r: r.get("order_id") == order_id))
+    return len(read_topic(settings, topic, lambda m: m.key() == order_id.encode(),
+                          decode=False))
 
 
 def test_publish_then_events_and_show(settings, env, service, db, order_id):

@@ -5,33 +5,23 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections import defaultdict
 
 import pytest
 
 from tests.integration.conftest import (
     db_events,
-    produce,
+    send,
     wait_for,
     wait_for_db_events,
+    wait_until_known,
 )
 from tests.integration.scenario import Scenario
 
 pytestmark = pytest.mark.integration
 
 
-def send(settings, *items):
-    by_topic = defaultdict(list)
-    for topic, record in items:
-        by_topic[topic].append(record)
-    for topic, records in by_topic.items():
-        produce(settings, topic, records)
 
 
-def known(db, order_id):
-    wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
-                                (order_id,)).fetchone() not in (None, (None,)),
-             what=f"order {order_id} to be known")
 
 
 def cases(env, *args):
@@ -44,7 +34,7 @@ def cases(env, *args):
 def test_problem_report_publishes_problem_reported(settings, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
-    known(db, order_id)
+    wait_until_known(db, order_id)
     send(settings, s.message(), s.message(kind="message"))
     (reported,) = wait_for_db_events(db, order_id, 1)
     assert reported["type"] == "ProblemReported" and reported["case_id"] is None
@@ -55,7 +45,7 @@ def test_delivery_to_the_buyer_closes_the_case_whichever_arrives_first(
         settings, service, db, order_id, carrier_first):
     s = Scenario(order_id)
     send(settings, s.placed())
-    known(db, order_id)
+    wait_until_known(db, order_id)
     send(settings, s.open_case())
     wait_for_db_events(db, order_id, 1)
     if carrier_first:
@@ -76,7 +66,7 @@ def test_delivery_to_the_buyer_closes_the_case_whichever_arrives_first(
 def test_time_rules_fire_once_driven_by_cases_sweep(settings, env, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
-    known(db, order_id)
+    wait_until_known(db, order_id)
     send(settings, s.open_case(at="2026-03-12T09:00:00Z"))
     wait_for_db_events(db, order_id, 1)
     cases(env, "sweep", "--now", "2026-03-15T08:59:59Z")
@@ -94,7 +84,7 @@ def test_time_rules_fire_once_driven_by_cases_sweep(settings, env, service, db, 
 def test_escalation_available_when_the_seller_took_part(settings, env, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
-    known(db, order_id)
+    wait_until_known(db, order_id)
     send(settings, s.open_case(at="2026-03-12T09:00:00Z"))
     wait_for_db_events(db, order_id, 1)
     send(settings, s.message(kind="message", role="seller", at="2026-03-13T09:00:00Z"))
@@ -111,7 +101,7 @@ def test_escalation_available_when_the_seller_took_part(settings, env, service, 
 def test_support_refund_flow_and_its_history(settings, env, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed(total=5000), s.captured(5000))
-    known(db, order_id)
+    wait_until_known(db, order_id)
     send(settings, s.open_case(at="2026-03-12T09:00:00Z"),
          s.action("EscalateCase", at="2026-03-15T10:00:00Z"),
          s.support("refund_and_recoup", at="2026-03-16T10:00:00Z"))
@@ -136,7 +126,7 @@ def test_support_refund_flow_and_its_history(settings, env, service, db, order_i
 def test_seller_suspension_and_reinstatement(settings, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
-    known(db, order_id)
+    wait_until_known(db, order_id)
     send(settings, s.open_case(), s.support("suspend_seller", reason="seller_inactivity"),
          s.close_case(at="2026-03-14T09:00:00Z"),
          s.support("reinstate_seller", reason="resolved", at="2026-03-15T09:00:00Z"))
@@ -178,7 +168,7 @@ def test_every_rejection_code_end_to_end(settings, env, service, db, order_id):
     orders = {code: Scenario(f"{order_id}-{code}") for code in REJECTIONS}
     send(settings, *(s.placed(total=5000) for s in orders.values()))
     for s in orders.values():
-        known(db, s.order_id)
+        wait_until_known(db, s.order_id)
     for code, s in orders.items():
         send(settings, *_rejection_cases(s)[code])
     held = Scenario(f"{order_id}-unknown")
