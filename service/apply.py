@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from domain.order import CarrierReport, InvalidRecord, Order, SellerStanding, tracking_key
 from domain.policy import Policy
 from domain.records import AddTracking, InboundRecord, OrderPlaced, TrackingUpdated
-from service.unit_of_work import Inbound, RecordedEvent, UnitOfWork
+from service.unit_of_work import Cause, Inbound, RecordedEvent, UnitOfWork
 
 
 @dataclass
@@ -100,4 +100,7 @@ def _apply_one(order: Order, item: Inbound, policy: Policy,
     seller_id = (order.terms.seller_id if order.terms
                  else record.seller_id if isinstance(record, OrderPlaced) else None)
     seller = sellers.get(seller_id) if seller_id else None
-    return [RecordedEvent(e, item.cause) for e in order.apply(record, policy, seller)]
+    return [RecordedEvent(e, item.cause if e.cause_id == item.cause.event_id
+                          # decided later (a held action): storage finds its position
+                          else Cause(item.cause.topic, -1, -1, e.cause_id))
+            for e in order.apply(record, policy, seller)]

@@ -202,9 +202,18 @@ class PostgresUnitOfWork:
             INSERT INTO case_events (event_id, order_id, type, occurred_at, record, payload,
                                      rule, cause_topic, cause_partition, cause_offset,
                                      cause_event_id)
-            SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],
-                                 %s::jsonb[], %s::bytea[], %s::text[], %s::text[], %s::int[],
-                                 %s::bigint[], %s::text[])
+            SELECT v.event_id, v.order_id, v.type, v.occurred_at, v.record, v.payload, v.rule,
+                   -- a held action's position is in the inbox, not in the record that
+                   -- released it
+                   coalesce(i.topic, v.topic), coalesce(i."partition", v."partition"),
+                   coalesce(i."offset", v."offset"), v.cause_event_id
+            FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::jsonb[],
+                        %s::bytea[], %s::text[], %s::text[], %s::int[], %s::bigint[],
+                        %s::text[])
+                 WITH ORDINALITY AS v(event_id, order_id, type, occurred_at, record, payload,
+                                      rule, topic, "partition", "offset", cause_event_id, n)
+            LEFT JOIN inbox i ON i.event_id = v.cause_event_id
+            ORDER BY v.n  -- seq follows the order the rules produced the events in
             ON CONFLICT (event_id) DO NOTHING
             """,
             ([r["event_id"] for r in records], [r["order_id"] for r in records],

@@ -329,7 +329,10 @@ cmd_start() {
   local -a jvm_opts
   # shellcheck disable=SC2206  # word splitting of option strings is intended
   jvm_opts=($heap -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExitOnOutOfMemoryError
-    -Djava.awt.headless=true -Dlog4j2.configurationFile="$LOG4J_CONFIG" ${KAFKA_JVM_OPTS:-})
+    -Djava.awt.headless=true -Djava.io.tmpdir="$kdir/tmp"
+    -Dlog4j2.configurationFile="$LOG4J_CONFIG" ${KAFKA_JVM_OPTS:-})
+  # java.io.tmpdir: native libraries (lz4, zstd, snappy) are unpacked there; keep them here.
+  mkdir -p "$kdir/tmp"
 
   local attempt port cport rc bootstrap t1
   for attempt in 1 2 3; do

@@ -59,7 +59,8 @@ def test_refused_action_publishes_action_rejected(settings, service, db, order_i
 def test_open_case_before_its_order_is_decided_when_the_order_arrives(
         settings, service, db, order_id):
     s = Scenario(order_id)
-    send(settings, s.open_case())
+    _, action = item = s.open_case()
+    send(settings, item)
     wait_for(lambda: db.execute("SELECT jsonb_array_length(state->'held') FROM orders "
                                 "WHERE order_id = %s", (order_id,)).fetchone() == (1,),
              what="the OpenCase to be held")
@@ -67,3 +68,7 @@ def test_open_case_before_its_order_is_decided_when_the_order_arrives(
     send(settings, s.placed())
     (opened,) = wait_for_db_events(db, order_id, 1)
     assert opened["type"] == "CaseOpened" and opened["state"] == "open"
+    # the history names the OpenCase as the cause, with its own position on its topic
+    assert db.execute("SELECT cause_topic, cause_event_id, cause_offset >= 0 FROM case_events "
+                      "WHERE order_id = %s", (order_id,)).fetchone() == (
+        "case-actions", action["event_id"], True)
