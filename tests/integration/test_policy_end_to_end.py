@@ -181,3 +181,37 @@ def test_every_rejection_code_end_to_end(settings, env, service, db, order_id):
                                        if e["type"] == "ActionRejected"],
                           what=f"the {code} rejection")
         assert events[-1]["rejection"] == code, (code, events)
+
+
+def test_support_escalates_early_closes_and_reopens(settings, service, db, order_id):
+    s = Scenario(order_id)
+    send(settings, s.placed())
+    wait_until_known(db, order_id)
+    send(settings, s.open_case(at="2026-03-12T09:00:00Z"),
+         s.support("escalate", reason="harassment", at="2026-03-12T10:00:00Z"),
+         s.support("close", at="2026-03-13T10:00:00Z"),
+         s.support("reopen", reason="tracking_investigation", at="2026-03-14T10:00:00Z"))
+    events = wait_for_db_events(db, order_id, 4)
+    assert [(e["type"], e["state"]) for e in events] == [
+        ("CaseOpened", "open"), ("CaseEscalated", "escalated"), ("CaseClosed", "closed"),
+        ("CaseReopened", "escalated")]
+    assert (events[1]["by"], events[1]["reason"]) == ("platform", "harassment")
+    assert events[2]["close_reason"] == "support_closed"
+
+
+def test_two_sweepers_at_once_fire_each_rule_once(settings, env, service, db, order_id):
+    lives = [Scenario(f"{order_id}-{n}") for n in range(30)]
+    send(settings, *(s.placed() for s in lives))
+    for s in lives:
+        wait_until_known(db, s.order_id)
+    send(settings, *(s.open_case(at="2026-03-12T09:00:00Z") for s in lives))
+    for s in lives:
+        wait_for_db_events(db, s.order_id, 1)
+    sweepers = [subprocess.Popen([sys.executable, "-m", "cases_cli.main", "sweep", "--now",
+                                  "2026-03-15T09:00:00Z"], env=env, stderr=subprocess.PIPE,
+                                 text=True) for _ in range(2)]
+    for sweeper in sweepers:
+        _, err = sweeper.communicate(timeout=120)
+        assert sweeper.returncode == 0, err
+    for s in lives:
+        assert [e["type"] for e in db_events(db, s.order_id)] == ["CaseOpened", "CaseEscalated"]

@@ -1,0 +1,41 @@
+"""Settings and policy numbers from the environment."""
+
+import datetime as dt
+
+import pytest
+
+from configuration import ConfigurationError, parse_duration, settings_from_env
+from domain.policy import Policy
+
+BASE = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "DATABASE_URL": "postgresql://x/y"}
+
+
+def test_policy_defaults_are_the_marketplace_numbers():
+    policy = settings_from_env(BASE).policy
+    assert policy == Policy()
+    assert (policy.opening_window, policy.escalation_after, policy.seller_response_time,
+            policy.late_delivery_after, policy.unknown_order_hold) == (
+        dt.timedelta(days=100), dt.timedelta(days=3), dt.timedelta(days=3),
+        dt.timedelta(days=365), dt.timedelta(hours=24))
+
+
+def test_each_policy_number_can_be_set_per_deployment():
+    env = {**BASE, "CASES_POLICY_ESCALATION_AFTER": "2d", "CASES_POLICY_UNKNOWN_ORDER_HOLD": "36h"}
+    policy = settings_from_env(env).policy
+    assert policy.escalation_after == dt.timedelta(days=2)
+    assert policy.unknown_order_hold == dt.timedelta(hours=36)
+
+
+def test_kafka_security_settings_pass_through():
+    env = {**BASE, "CASES_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
+           "CASES_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"}
+    kafka = settings_from_env(env).kafka()
+    assert kafka["security.protocol"] == "SASL_SSL"
+    assert kafka["sasl.mechanism"] == "SCRAM-SHA-512"
+
+
+def test_missing_connection_and_bad_durations_are_clear_errors():
+    with pytest.raises(ConfigurationError, match="DATABASE_URL is not set"):
+        settings_from_env({"KAFKA_BOOTSTRAP_SERVERS": "x"})
+    with pytest.raises(ConfigurationError, match="not a duration"):
+        parse_duration("three days")
