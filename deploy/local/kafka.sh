@@ -24,6 +24,8 @@ POM=$REPO_ROOT/deploy/kafka/pom.xml
 LOG4J_CONFIG=$REPO_ROOT/deploy/kafka/log4j2.yaml
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+# shellcheck source=deploy/local/timing.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/timing.sh"
 die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
@@ -35,19 +37,6 @@ EOF
   exit 2
 }
 
-# Microseconds since the epoch (bash 5 has EPOCHREALTIME; fall back to whole seconds).
-now_us() {
-  if [[ -n ${EPOCHREALTIME:-} ]]; then
-    local t=${EPOCHREALTIME/[.,]/}
-    printf '%s\n' "$((10#$t))"
-  else
-    printf '%s\n' "$(($(date +%s) * 1000000))"
-  fi
-}
-elapsed() { # elapsed START_US -> "12.3"
-  local d=$(($(now_us) - $1))
-  printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000))
-}
 
 cache_root() {
   local home=${HOME:-}

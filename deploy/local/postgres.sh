@@ -27,6 +27,8 @@ PG_USER=${PG_USER:-postgres}
 PG_DATABASE=${PG_DATABASE:-order_cases}
 
 log() { printf 'postgres.sh: %s\n' "$*" >&2; }
+# shellcheck source=deploy/local/timing.sh
+source "$(dirname -- "${BASH_SOURCE[0]}")/timing.sh"
 die() { printf 'postgres.sh: error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
@@ -37,18 +39,6 @@ EOF
   exit 2
 }
 
-now_us() {
-  if [[ -n ${EPOCHREALTIME:-} ]]; then
-    local t=${EPOCHREALTIME/[.,]/}
-    printf '%s\n' "$((10#$t))"
-  else
-    printf '%s\n' "$(($(date +%s) * 1000000))"
-  fi
-}
-elapsed() {
-  local d=$(($(now_us) - $1))
-  printf '%d.%d' $((d / 1000000)) $((d % 1000000 / 100000))
-}
 
 is_root() { [[ $(id -u) == 0 ]]; }
 
