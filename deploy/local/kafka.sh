@@ -4,6 +4,8 @@
 #
 #   kafka.sh fetch             resolve the broker jars into the cache (once; idempotent)
 #   kafka.sh start STATE_DIR   start a broker on free ports; print 127.0.0.1:PORT on stdout
+#                              (a restart reuses the STATE_DIR's last ports while they are
+#                              free, so clients that know the address reconnect to it)
 #   kafka.sh stop STATE_DIR    stop it (SIGTERM, then SIGKILL after KAFKA_STOP_TIMEOUT s)
 #
 # Only the bootstrap address goes to stdout; everything else goes to stderr.
@@ -325,7 +327,11 @@ cmd_start() {
 
   local attempt port cport rc bootstrap t1
   for attempt in 1 2 3; do
-    read -r port cport < <(free_ports 2)
+    if ((attempt == 1)) && [[ -s $kdir/ports ]]; then
+      read -r port cport <"$kdir/ports"
+    else
+      read -r port cport < <(free_ports 2)
+    fi
     [[ -n $port && -n $cport ]] || die "could not pick free ports"
     bootstrap=127.0.0.1:$port
     write_server_properties "$kdir" "$port" "$cport"
@@ -367,6 +373,7 @@ cmd_start() {
     wait_ready "$bootstrap" "$pid" "$timeout" || rc=$?
     if ((rc == 0)); then
       printf '%s\n' "$bootstrap" >"$kdir/bootstrap"
+      printf '%s %s\n' "$port" "$cport" >"$kdir/ports"
       log "ready after $(elapsed "$t1")s (broker launch to first metadata answer; $(elapsed "$t0")s with storage setup)"
       printf '%s\n' "$bootstrap"
       return 0

@@ -4,6 +4,8 @@
 #
 #   postgres.sh start STATE_DIR   initdb (first time), start, create the database;
 #                                 print postgresql://postgres@127.0.0.1:PORT/order_cases
+#                                 (a restart reuses the last port while it is free, so
+#                                 clients that know the URL reconnect to it)
 #   postgres.sh stop STATE_DIR    pg_ctl -m fast stop (no error if not running)
 #
 # Only the URL goes to stdout; everything else goes to stderr.
@@ -241,7 +243,11 @@ cmd_start() {
 
   local attempt port sockdir rc
   for attempt in 1 2 3; do
-    port=$(free_port)
+    if ((attempt == 1)) && [[ -s $pgdir/last_port ]]; then
+      port=$(<"$pgdir/last_port")
+    else
+      port=$(free_port)
+    fi
     # Unix socket paths are limited to ~107 bytes; fall back to a short private directory.
     sockdir=$pgdir/run
     if ((${#sockdir} + 16 > 100)); then
@@ -281,6 +287,7 @@ cmd_start() {
 
   local url=postgresql://postgres@127.0.0.1:$port/$PG_DATABASE
   printf '%s\n' "$port" >"$pgdir/port"
+  printf '%s\n' "$port" >"$pgdir/last_port"
   printf '%s\n' "$url" >"$pgdir/database_url"
   log "PostgreSQL $("$bindir/postgres" --version | sed -n 's/^postgres (PostgreSQL) \([^ ]*\).*/\1/p') ready on 127.0.0.1:$port (socket dir $sockdir) in $(elapsed "$t0")s"
   printf '%s\n' "$url"
