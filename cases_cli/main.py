@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import psycopg
 from confluent_kafka import KafkaException
 
-from cases_cli import commands
+from cases_cli import commands, recovery
 from configuration import ConfigurationError
 from configuration.logging import configure_logging
 from schemas import INBOUND_TOPICS
@@ -65,6 +65,24 @@ def parser() -> argparse.ArgumentParser:
 
     sweep = sub.add_parser("sweep", help="one pass of the time rules")
     sweep.add_argument("--now", type=timestamp, default=None, metavar="TIMESTAMP")
+
+    replay = sub.add_parser("replay", help="re-process inbound topics from an offset or a "
+                            "time; what was already applied is skipped")
+    replay.add_argument("topics", nargs="+", choices=list(INBOUND_TOPICS), metavar="TOPIC")
+    start = replay.add_mutually_exclusive_group(required=True)
+    start.add_argument("--from-offset", type=non_negative, metavar="N",
+                       help="on every partition (0: the beginning)")
+    start.add_argument("--from-time", type=timestamp, metavar="TIMESTAMP",
+                       help="the first record at or after this time, per partition")
+
+    dlq = sub.add_parser("dlq", help="dead letters of an inbound topic")
+    dlq_sub = dlq.add_subparsers(dest="dlq_command", required=True, metavar="ACTION")
+    dlq_list = dlq_sub.add_parser("list", help="each dead letter with its reason")
+    dlq_list.add_argument("topic", choices=list(INBOUND_TOPICS), metavar="TOPIC")
+    dlq_list.add_argument("--json", action="store_true")
+    dlq_redrive = dlq_sub.add_parser(
+        "redrive", help="send the dead letters not yet redriven back through the consumer")
+    dlq_redrive.add_argument("topic", choices=list(INBOUND_TOPICS), metavar="TOPIC")
     return p
 
 
@@ -89,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.show(args.order_id, args.json)
         if args.command == "sweep":
             return commands.sweep(args.now)
+        if args.command == "replay":
+            return recovery.replay(args.topics, args.from_offset, args.from_time)
+        if args.command == "dlq" and args.dlq_command == "list":
+            return recovery.dlq_list(args.topic, args.json)
+        if args.command == "dlq" and args.dlq_command == "redrive":
+            return recovery.dlq_redrive(args.topic)
     except (ConfigurationError, commands.CommandError) as exc:
         print(f"cases: {exc}", file=sys.stderr)
         return 1

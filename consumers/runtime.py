@@ -95,7 +95,8 @@ class TopicConsumer:
             "max.poll.interval.ms": 300_000,
         }))
 
-    def _producer(self) -> Producer:
+    def producer(self) -> Producer:
+        """For dead letters (replay and redrive use it too)."""
         return Producer(self.settings.kafka(**{"enable.idempotence": True, "linger.ms": 5}))
 
     def _connection(self) -> psycopg.Connection:
@@ -106,7 +107,7 @@ class TopicConsumer:
     # ---- the loop ----------------------------------------------------------------------
 
     def run(self) -> None:
-        consumer, producer = self._consumer(), self._producer()
+        consumer, producer = self._consumer(), self.producer()
 
         def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
             try:  # hand over what this instance has applied before another takes over
@@ -125,11 +126,22 @@ class TopicConsumer:
         finally:
             producer.flush(30)
             consumer.close()  # commits the stored offsets and leaves the group
-            if self._conn is not None:
-                self._conn.close()
+            self.close()
             self.log.info("consumer_stopped")
 
+    def close(self) -> None:
+        """Close the database connection (the Kafka clients belong to the caller)."""
+        if self._conn is not None:
+            self._conn.close()
+
     def _handle(self, consumer: Consumer, producer: Producer, messages: list[Message]) -> None:
+        self.process(consumer, producer, messages)
+        self._store_offsets(consumer, [m for m in messages if not m.error()])
+
+    def process(self, consumer: Consumer, producer: Producer,
+                messages: list[Message]) -> BatchReport:
+        """Decode, apply in one transaction and dead-letter one batch; offsets are the
+        caller's (the live loop stores them; replay and redrive track their own)."""
         started = time.perf_counter()
         good: list[Inbound] = []
         dead: list[tuple[Message, DeadLetter]] = []
@@ -151,13 +163,13 @@ class TopicConsumer:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter("domain.order.InvalidRecord", reason)))
         self._dead_letter(producer, dead)
-        self._store_offsets(consumer, list(by_position.values()))
 
         report = BatchReport(len(by_position), outcome.applied, outcome.duplicates, len(dead),
                              len(outcome.events), time.perf_counter() - started)
         self.log.info("batch_done", **report.__dict__)
         if self.on_batch is not None:
             self.on_batch(report)
+        return report
 
     def _apply(self, consumer: Consumer, good: list[Inbound]) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away

@@ -181,6 +181,9 @@ class Order:
     captured: dict[str, int] = field(default_factory=dict)
     #: refunds through the marketplace's own payments, with when they happened
     marketplace_refunds: list[MarketplaceRefund] = field(default_factory=list)
+    #: when the seller took part through messages or refunds, kept so that a case opened
+    #: later (its OpenCase arriving late) still sees the part taken after its opening
+    seller_activity: list[dt.datetime] = field(default_factory=list)
     #: records that need the order's terms and came before OrderPlaced, in arrival order
     held: list[InboundRecord] = field(default_factory=list)
     #: what the carriers said about the parcels of this order's case
@@ -259,8 +262,12 @@ class Order:
         return events
 
     def _seller_took_part(self, at: dt.datetime) -> None:
+        """The seller's first step at or after the opening is when they took part in the
+        case, whatever order the records arrive in (hence no check that it is live)."""
+        if at not in self.seller_activity:
+            self.seller_activity.append(at)
         case = self.case
-        if case is not None and case.live and (
+        if case is not None and at >= case.opened_at and (
                 case.seller_took_part_at is None or at < case.seller_took_part_at):
             case.seller_took_part_at = at
 
@@ -447,7 +454,10 @@ class Order:
         if action.occurred_at > closes_at:
             return self._reject(action, why.WINDOW_EXPIRED, rule, window_closes_at=closes_at)
         self.case = Case(case_id=case_id_for(self.order_id), reason=action.reason,
-                         state=OPEN, opened_at=action.occurred_at)
+                         state=OPEN, opened_at=action.occurred_at,
+                         seller_took_part_at=min(
+                             (t for t in self.seller_activity if t >= action.occurred_at),
+                             default=None))
         events = [self._event(
             CaseOpened, action.event_id, rule, action.occurred_at, reason=action.reason,
             escalation_available_at=self.case.escalation_available_at(policy),

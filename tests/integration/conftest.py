@@ -141,6 +141,13 @@ def send(settings: Settings, *items: tuple[str, dict[str, Any]]) -> None:
         produce(settings, topic, records)
 
 
+def cases(env: dict[str, str], *args: str,
+          stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run a `cases` command as an operator would, in a child process."""
+    return subprocess.run([sys.executable, "-m", "cases_cli.main", *args], env=env,
+                          input=stdin, capture_output=True, text=True, timeout=300)
+
+
 def wait_until_known(db: psycopg.Connection, order_id: str) -> None:
     wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
                                 (order_id,)).fetchone() not in (None, (None,)),

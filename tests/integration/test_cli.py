@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.integration.conftest import published_events, wait_for, wait_for_db_events
+from tests.integration.conftest import cases, published_events, wait_for, wait_for_db_events
 from tests.integration.scenario import Scenario
 
 pytestmark = pytest.mark.integration
-
-
-def cases(env, *args, stdin=None):
-    return subprocess.run([sys.executable, "-m", "cases_cli.main", *args], env=env,
-                          input=stdin, capture_output=True, text=True, timeout=120)
 
 
 def _json_line(obj):

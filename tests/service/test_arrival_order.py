@@ -1,6 +1,6 @@
 """Cross-topic races end the same whatever the arrival order (DESIGN.md, Guarantees).
 
-Each generated order has records on four topics; within a topic they keep their order (as
+Each generated order has records on five topics; within a topic they keep their order (as
 Kafka keeps it per key), across topics they arrive interleaved in any way. The final
 state must equal the one reached when everything arrives in the order it happened.
 """
@@ -16,7 +16,16 @@ from domain.policy import Policy
 from domain.records import Address, InboundRecord, Money
 from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
-from tests.builders import ELIGIBLE, HOME, add_tracking, delivered, open_case, placed, refund
+from tests.builders import (
+    ELIGIBLE,
+    HOME,
+    add_tracking,
+    delivered,
+    message,
+    open_case,
+    placed,
+    refund,
+)
 from tests.service.fake_uow import FakeUnitOfWork
 
 POLICY = Policy()
@@ -35,6 +44,7 @@ def order_lives(draw: st.DrawFn) -> dict[str, list[InboundRecord]]:
         "case-actions": [open_case(at=opened_at, reason=reason)],
         "payments": [],
         "carrier-tracking": [],
+        "messages": [],
     }
     if draw(st.booleans()):
         topics["case-actions"].append(add_tracking(at=opened_at + DAY))
@@ -45,7 +55,13 @@ def order_lives(draw: st.DrawFn) -> dict[str, list[InboundRecord]]:
     amounts = draw(st.lists(st.integers(1, 3000), max_size=3))  # always short of 10,000
     for n, amount in enumerate(amounts):
         at = opened_at + (n + 1) * dt.timedelta(hours=draw(st.integers(-30, 30)))
-        topics["payments"].append(refund(amount=amount, at=at))
+        by = draw(st.sampled_from(["seller", "support"]))
+        topics["payments"].append(refund(amount=amount, at=at, initiated_by=by))
+    for hours in draw(st.lists(st.integers(-48, 96), max_size=2)):
+        at = opened_at + dt.timedelta(hours=hours)
+        topics["messages"].append(message(at=at, sender_id="s1", sender_role="seller",
+                                          kind="message"))
+    topics["messages"].sort(key=lambda r: r.occurred_at)
     return topics
 
 
@@ -55,8 +71,10 @@ def final_state(arrivals: list[tuple[str, InboundRecord]]) -> tuple[object, ...]
         apply_batch(uow, [Inbound(Cause(topic, 0, offset, record.event_id), record)], POLICY)
     order = uow.orders["o1"]
     case = order.case
-    return (case and case.state, case and case.close_reason, order.refunded_total(),
-            case and sorted(p.key for p in case.proofs), len(order.held))
+    # the whole case (state, reason, who took part when, proofs in a stable order)
+    proofs = case and sorted(p.key for p in case.proofs)
+    return (case and {**case.__dict__, "proofs": proofs}, order.refunded_total(),
+            len(order.held))
 
 
 def in_time_order(life: dict[str, list[InboundRecord]]) -> list[tuple[str, InboundRecord]]:

@@ -1,0 +1,197 @@
+"""Dead letters of an inbound topic: list them, and send them back through the consumer.
+
+A redrive reads `<topic>.dlq` in a consumer group of its own (`order-cases.redrive.
+<topic>`), so each dead letter is retried once per redrive and a second redrive starts
+where the first stopped. Each dead letter goes through the live consumer's batch path as
+the record it was (its original topic, partition and offset, from its headers), so the
+case history names the original position. What still fails is dead-lettered again, at
+the end of the DLQ, with its original headers; its redrive offset is committed only after
+that, so nothing is lost. The inbox makes a dead letter that was meanwhile applied (e.g.
+by a replay) a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_INVALID,
+    Consumer,
+    Message,
+    TopicPartition,
+)
+
+from configuration import Settings
+from consumers import dlq
+from consumers.replay import Progress, ReplayError, ReplayReport
+from consumers.runtime import TopicConsumer
+from schemas import dlq_topic
+
+_TIMESTAMP_TYPES = {"NO_TIMESTAMP_TYPE": 0, "CREATE_TIME": 1, "LOG_APPEND_TIME": 2}
+
+
+def redrive_group(topic: str) -> str:
+    return f"order-cases.redrive.{topic}"
+
+
+class Original:
+    """A dead letter seen as the record it was: the Message interface `process` uses."""
+
+    def __init__(self, letter: Message, topic: str) -> None:
+        self._letter = letter
+        self._topic = topic
+        self._headers = dlq.read_headers(letter.headers())
+
+    def _number(self, name: str, fallback: int) -> int:
+        value = self._headers.get(name)
+        # a letter without our headers (written by hand): its own position stands in
+        return value if isinstance(value, int) else fallback
+
+    def error(self) -> None:
+        return None
+
+    def topic(self) -> str:
+        return self._topic
+
+    def partition(self) -> int:
+        return self._number(dlq.ORIGINAL_PARTITION, self._letter.partition())
+
+    def offset(self) -> int:
+        return self._number(dlq.ORIGINAL_OFFSET, self._letter.offset())
+
+    def timestamp(self) -> tuple[int, int]:
+        kind = _TIMESTAMP_TYPES.get(str(self._headers.get(dlq.ORIGINAL_TIMESTAMP_TYPE)), 1)
+        return kind, self._number(dlq.ORIGINAL_TIMESTAMP, self._letter.timestamp()[1])
+
+    def key(self) -> bytes | None:
+        return self._letter.key()
+
+    def value(self) -> bytes | None:
+        return self._letter.value()
+
+
+@dataclass(frozen=True)
+class DeadLetterEntry:
+    """One dead letter as `cases dlq list` shows it (never its value: personal data)."""
+
+    dlq_partition: int
+    dlq_offset: int
+    original: str  # topic/partition/offset
+    original_time: str | None
+    error: str
+    reason: str
+    group: str
+    redriven: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _consumer(settings: Settings, topic: str) -> Consumer:
+    return Consumer(settings.kafka(**{
+        "group.id": redrive_group(topic),
+        "enable.auto.commit": False,  # committed by hand after each batch is safe
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+    }))
+
+
+def _ranges(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
+    """Per DLQ partition: where the redrive group stands (or the beginning) and the end."""
+    name = dlq_topic(topic)
+    metadata = consumer.list_topics(name, timeout=10).topics.get(name)
+    if metadata is None or metadata.error is not None or not metadata.partitions:
+        raise ReplayError(f"topic {name} does not exist on the broker")
+    parts = sorted(metadata.partitions)
+    committed = consumer.committed([TopicPartition(name, p) for p in parts], timeout=10)
+    ranges = {}
+    for tp in committed:
+        low, high = consumer.get_watermark_offsets(TopicPartition(name, tp.partition),
+                                                   timeout=10)
+        start = tp.offset if tp.offset not in (OFFSET_INVALID, OFFSET_BEGINNING) else low
+        ranges[tp.partition] = (max(start, low), high)
+    return ranges
+
+
+def _read(consumer: Consumer, name: str, ranges: dict[int, tuple[int, int]],
+          batch_size: int, poll_timeout: float) -> Iterator[list[Message]]:
+    """Batches of the messages in `ranges`, until every partition reached its end."""
+    pending = {p: end for p, (start, end) in ranges.items() if start < end}
+    consumer.assign([TopicPartition(name, p, ranges[p][0]) for p in pending])
+    while pending:
+        batch = [m for m in consumer.consume(batch_size, poll_timeout)
+                 if not m.error() and m.offset() < pending.get(m.partition(), -1)]
+        if batch:
+            yield batch
+        for tp in consumer.position([TopicPartition(name, p) for p in pending]):
+            if tp.offset >= pending[tp.partition]:
+                del pending[tp.partition]
+
+
+def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
+    consumer = _consumer(settings, topic)
+    name = dlq_topic(topic)
+    try:
+        ranges = _ranges(consumer, topic)
+        redriven_to = {p: start for p, (start, _) in ranges.items()}
+        everything = {p: (consumer.get_watermark_offsets(TopicPartition(name, p),
+                                                         timeout=10)[0], end)
+                      for p, (_, end) in ranges.items()}
+        entries = []
+        for batch in _read(consumer, name, everything, 500, 1.0):
+            for msg in batch:
+                headers = dlq.read_headers(msg.headers())
+                stamp = headers.get(dlq.ORIGINAL_TIMESTAMP)
+                entries.append(DeadLetterEntry(
+                    dlq_partition=msg.partition(),
+                    dlq_offset=msg.offset(),
+                    original=f"{headers.get(dlq.ORIGINAL_TOPIC, topic)}/"
+                             f"{headers.get(dlq.ORIGINAL_PARTITION, '?')}/"
+                             f"{headers.get(dlq.ORIGINAL_OFFSET, '?')}",
+                    original_time=dt.datetime.fromtimestamp(stamp / 1000, dt.UTC).isoformat()
+                    if isinstance(stamp, int) and stamp >= 0 else None,
+                    error=str(headers.get(dlq.EXCEPTION_FQCN, "")),
+                    reason=str(headers.get(dlq.EXCEPTION_MESSAGE, "")),
+                    group=str(headers.get(dlq.ORIGINAL_CONSUMER_GROUP, "")),
+                    redriven=msg.offset() < redriven_to[msg.partition()],
+                ))
+    finally:
+        consumer.close()
+    return sorted(entries, key=lambda e: (e.dlq_partition, e.dlq_offset))
+
+
+def redrive(settings: Settings, topic: str, progress: Progress | None = None) -> ReplayReport:
+    """Retry every dead letter the redrive group has not retried yet."""
+    consumer = _consumer(settings, topic)
+    runner = TopicConsumer(topic, settings, group=redrive_group(topic))
+    producer = runner.producer()
+    name = dlq_topic(topic)
+    started = time.perf_counter()
+    report = ReplayReport()
+    try:
+        ranges = _ranges(consumer, topic)
+        report.offsets = sum(end - start for start, end in ranges.values())
+        for batch in _read(consumer, name, ranges, settings.batch_size,
+                           settings.poll_timeout):
+            originals: list[Any] = [Original(m, topic) for m in batch]
+            report.add(runner.process(consumer, producer, originals))
+            last: dict[int, int] = {}
+            for msg in batch:
+                last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
+            # after the transaction and the re-dead-lettering: a crash before this line
+            # retries the batch, and the inbox makes that harmless
+            consumer.commit(offsets=[TopicPartition(name, p, o + 1) for p, o in last.items()],
+                            asynchronous=False)
+            if progress is not None:
+                progress(len(batch), report.offsets)
+    finally:
+        producer.flush(30)
+        consumer.close()
+        runner.close()
+    report.seconds = time.perf_counter() - started
+    return report
