@@ -1,7 +1,7 @@
 """The events this service publishes on `case-events`, one dataclass per type.
 
-An event's id is derived from its cause (the inbound record's `event_id`, or the sweeper's
-deadline) and its type, so a replay or a retry after a crash re-sends the same id.
+An event's id is derived from its order, its cause (the inbound record's `event_id`, or the
+sweeper's deadline) and its type, so a replay or a retry after a crash re-sends the same id.
 """
 
 from __future__ import annotations
@@ -39,7 +39,9 @@ class CaseEvent:
 
     @property
     def event_id(self) -> str:
-        return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.cause_id}/{self.type}"))
+        # the order is part of it: one carrier record can close the cases of two orders
+        return str(uuid.uuid5(EVENT_ID_NAMESPACE,
+                              f"{self.order_id}/{self.cause_id}/{self.type}"))
 
     def to_record(self) -> dict[str, Any]:
         """The record as the `case-events` Avro schema has it."""

@@ -8,6 +8,7 @@ time passed are in `Order.sweep`.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
@@ -74,6 +75,28 @@ def tracking_key(carrier: str, tracking_number: str) -> str:
     return f"{carrier}:{tracking_number}"
 
 
+_INSTANT = dt.timedelta(microseconds=1)
+
+
+def happened(record: InboundRecord) -> tuple[dt.datetime, int, str]:
+    """The order records happened in: by time, an order's placing first among equals,
+    then by event id so that every arrival order sorts the same way."""
+    return record.occurred_at, 0 if isinstance(record, OrderPlaced) else 1, record.event_id
+
+
+def _kept(record: InboundRecord) -> InboundRecord:
+    """The record as the order's history keeps it: no rule reads a message's body, so
+    it is not stored (personal data kept no longer than needed)."""
+    if isinstance(record, MessageSent) and record.body:
+        return dataclasses.replace(record, body="")
+    return record
+
+
+def _changes_seller_standing(record: InboundRecord) -> bool:
+    return isinstance(record, SupportAction) and record.action in (
+        "suspend_seller", "reinstate_seller")
+
+
 def _end_of_day(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.timezone.utc)
 
@@ -110,6 +133,8 @@ class CarrierReport:
     status: str
     occurred_at: dt.datetime
     delivered_to: Address | None = None
+    #: the TrackingUpdated that said it, so an order can place it in its own history
+    event_id: str = ""
 
 
 @dataclass
@@ -181,26 +206,118 @@ class Order:
     captured: dict[str, int] = field(default_factory=dict)
     #: refunds through the marketplace's own payments, with when they happened
     marketplace_refunds: list[MarketplaceRefund] = field(default_factory=list)
-    #: when the seller took part through messages or refunds, kept so that a case opened
-    #: later (its OpenCase arriving late) still sees the part taken after its opening
-    seller_activity: list[dt.datetime] = field(default_factory=list)
     #: records that need the order's terms and came before OrderPlaced, in arrival order
     held: list[InboundRecord] = field(default_factory=list)
     #: what the carriers said about the parcels of this order's case
     carrier_reports: dict[str, CarrierReport] = field(default_factory=dict)
     case: Case | None = None
+    #: every record applied to this order, in the order they happened (`happened`), so
+    #: that one arriving late is placed where it belongs (message bodies left out)
+    timeline: list[InboundRecord] = field(default_factory=list)
+    #: the latest moment the time rules were swept to
+    swept_until: dt.datetime | None = None
+    #: ids of the case events already given out, so a re-derivation gives none twice
+    emitted: list[str] = field(default_factory=list)
 
-    # ---- entry point -----------------------------------------------------------------
+    # ---- entry points: the order's history in the order it happened -----------------
 
     def apply(
         self, record: InboundRecord, policy: Policy, seller: SellerStanding | None
     ) -> list[CaseEvent]:
-        """Apply one inbound record; return the case events it causes.
+        """Apply one inbound record; return the case events it causes, each only once.
 
         `seller` is the standing of the order's seller (None while the order is unknown).
         Raises InvalidRecord, before changing anything, for a record that contradicts
         what is known.
+
+        The state is always what deciding the order's records in the order they happened
+        (`happened`) gives, each deadline (time rule) firing as soon as it passes: before
+        any record that happened after it, or at the sweep that passes it when no record
+        does. A record that arrives after a later one, or after a sweep past its time,
+        makes the order decide its whole history again (`_refold`), so every arrival order
+        ends in the same state; the events that the new history adds are returned.
         """
+        self._validate(record)
+        entries = sorted([_kept(record), *self._reports_to_place(record)], key=happened)
+        if self._follows(entries[0]):
+            events: list[CaseEvent] = []
+            for entry in entries:
+                events += self._fire_due(entry.occurred_at - _INSTANT, policy)
+                events += self._decide(entry, policy, seller)
+                self.timeline.append(entry)
+        else:
+            events = self._refold(entries, policy, seller)
+        return self._first_time(events)
+
+    def _validate(self, record: InboundRecord) -> None:
+        if isinstance(record, OrderPlaced) and self.terms is not None:
+            raise InvalidRecord("order already placed with another event_id")
+        if isinstance(record, PaymentCaptured) and record.payment_id not in self.payment_ids:
+            self._check_currency(record.amount)
+        if isinstance(record, RefundIssued) and record.refund_id not in self.refund_ids:
+            self._check_currency(record.amount)
+
+    def _follows(self, entry: InboundRecord) -> bool:
+        """Whether `entry` comes after everything already decided."""
+        if self.timeline and happened(entry) < happened(self.timeline[-1]):
+            return False
+        return self.swept_until is None or entry.occurred_at > self.swept_until
+
+    def _reports_to_place(self, record: InboundRecord) -> list[TrackingUpdated]:
+        """A carrier's report on a parcel this record links to the case, known before the
+        link (it came on `carrier-tracking` first): it enters this order's history as the
+        TrackingUpdated it was, at its own time."""
+        actions = [record] + (self.timeline if isinstance(record, OrderPlaced) else [])
+        placed = {r.event_id for r in self.timeline}
+        found = []
+        for action in actions:
+            if not isinstance(action, AddTracking):
+                continue
+            key = tracking_key(action.carrier, action.tracking_number)
+            report = self.carrier_reports.get(key)
+            if report is not None and report.event_id and report.event_id not in placed:
+                placed.add(report.event_id)
+                found.append(TrackingUpdated(
+                    event_id=report.event_id, occurred_at=report.occurred_at,
+                    carrier=action.carrier, tracking_number=action.tracking_number,
+                    status=report.status, delivered_to=report.delivered_to))
+        return found
+
+    def _refold(self, entries: list[InboundRecord], policy: Policy,
+                seller: SellerStanding | None) -> list[CaseEvent]:
+        """Decide the whole history again, `entries` included, in the order it happened."""
+        arriving = {e.event_id for e in entries}
+        fresh = Order(self.order_id, timeline=sorted(self.timeline + entries, key=happened),
+                      swept_until=self.swept_until, emitted=self.emitted)
+        events: list[CaseEvent] = []
+        for entry in fresh.timeline:
+            events += fresh._fire_due(entry.occurred_at - _INSTANT, policy)
+            if entry.event_id not in arriving and _changes_seller_standing(entry):
+                continue  # decided once, when it arrived: the standing is shared
+            try:
+                fresh._validate(entry)
+            except InvalidRecord:
+                if entry.event_id in arriving:
+                    raise
+                continue  # accepted before the order's terms were known
+            events += fresh._decide(entry, policy, seller)
+        if fresh.swept_until is not None:
+            events += fresh._fire_due(fresh.swept_until, policy)
+        self.__dict__.update(fresh.__dict__)
+        return events
+
+    def _first_time(self, events: list[CaseEvent]) -> list[CaseEvent]:
+        fresh = []
+        for event in events:
+            if event.event_id not in self.emitted:
+                self.emitted.append(event.event_id)
+                fresh.append(event)
+        return fresh
+
+    def _decide(
+        self, record: InboundRecord, policy: Policy, seller: SellerStanding | None
+    ) -> list[CaseEvent]:
+        """Apply one record to the state as it is (its place in time is the caller's)."""
         if isinstance(record, OrderPlaced):
             return self._place(record, policy, seller)
         if isinstance(record, OrderCancelled):
@@ -262,12 +379,8 @@ class Order:
         return events
 
     def _seller_took_part(self, at: dt.datetime) -> None:
-        """The seller's first step at or after the opening is when they took part in the
-        case, whatever order the records arrive in (hence no check that it is live)."""
-        if at not in self.seller_activity:
-            self.seller_activity.append(at)
         case = self.case
-        if case is not None and at >= case.opened_at and (
+        if case is not None and case.live and (
                 case.seller_took_part_at is None or at < case.seller_took_part_at):
             case.seller_took_part_at = at
 
@@ -287,7 +400,7 @@ class Order:
         held, self.held = self.held, []
         events: list[CaseEvent] = []
         for record in held:
-            events += self.apply(record, policy, seller)
+            events += self._decide(record, policy, seller)
         return events
 
     # ---- payments (rule 4) -----------------------------------------------------------
@@ -382,7 +495,7 @@ class Order:
         if known is not None and known.occurred_at > update.occurred_at:
             return []  # an older status than the one we have
         self.carrier_reports[key] = CarrierReport(update.status, update.occurred_at,
-                                                  update.delivered_to)
+                                                  update.delivered_to, update.event_id)
         return self._close_if_delivered(update.event_id, update.occurred_at, seller)
 
     def _close_if_delivered(self, cause_id: str, at: dt.datetime,
@@ -393,7 +506,9 @@ class Order:
             return []
         for proof in case.proofs:
             report = self.carrier_reports.get(proof.key)
+            # a report from after `at` is decided at its own time (see `apply`)
             if (report is not None and report.status == "delivered"
+                    and report.occurred_at <= at
                     and report.delivered_to is not None
                     and addresses_match(report.delivered_to, terms.shipping_address)):
                 return self._close("delivered", cause_id, "rule-3 proof of delivery", at,
@@ -454,22 +569,13 @@ class Order:
         if action.occurred_at > closes_at:
             return self._reject(action, why.WINDOW_EXPIRED, rule, window_closes_at=closes_at)
         self.case = Case(case_id=case_id_for(self.order_id), reason=action.reason,
-                         state=OPEN, opened_at=action.occurred_at,
-                         seller_took_part_at=min(
-                             (t for t in self.seller_activity if t >= action.occurred_at),
-                             default=None))
-        events = [self._event(
+                         state=OPEN, opened_at=action.occurred_at)
+        return [self._event(
             CaseOpened, action.event_id, rule, action.occurred_at, reason=action.reason,
             escalation_available_at=self.case.escalation_available_at(policy),
             seller_response_due_at=self.case.seller_response_due_at(policy),
             late_delivery_at=self.case.late_delivery_at(policy),
         )]
-        # refunds that happened after the opening but arrived before it (it was held, or
-        # came on a slower topic) complete it now, as they would have in real time
-        if self.fully_refunded():
-            events += self._close("full_refund", action.event_id, "rule-4 full refund",
-                                  action.occurred_at, seller)
-        return events
 
     def _add_tracking(self, action: AddTracking, seller: SellerStanding) -> list[CaseEvent]:
         rule = "rule-3 proof of shipping"
@@ -589,8 +695,18 @@ class Order:
         """Fire every time rule that is due at `now`; each fires once per case.
 
         Each event is dated at its deadline, not at `now`, so any sweep of the same
-        deadline yields the same event.
+        deadline yields the same event. A deadline that falls before records already
+        decided is placed before them: the history is decided again (see `apply`).
         """
+        due = self.due_at(policy)
+        self.swept_until = max(now, self.swept_until or now)
+        if due is None or due > now:
+            return []
+        if self.timeline and due <= self.timeline[-1].occurred_at:
+            return self._first_time(self._refold([], policy, None))
+        return self._first_time(self._fire_due(now, policy))
+
+    def _fire_due(self, now: dt.datetime, policy: Policy) -> list[CaseEvent]:
         events: list[CaseEvent] = []
         still_held: list[InboundRecord] = []
         for record in self.held:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from domain.order import CarrierReport, InvalidRecord, Order, SellerStanding, tracking_key
 from domain.policy import Policy
 from domain.records import AddTracking, InboundRecord, OrderPlaced, TrackingUpdated
+from service.sweep import SWEEPER_TOPIC
 from service.unit_of_work import Cause, Inbound, RecordedEvent, UnitOfWork
 
 
@@ -26,9 +27,9 @@ def _tracking_keys(records: list[InboundRecord]) -> set[str]:
 
 def _keys_used(order: Order, record: InboundRecord) -> set[str]:
     """The parcels whose carrier reports applying `record` to `order` may need: its own
-    AddTracking, or the held AddTrackings that an OrderPlaced releases."""
+    AddTracking, or, for an OrderPlaced, those of every AddTracking it may decide."""
     if isinstance(record, OrderPlaced):
-        return _tracking_keys(order.held)
+        return _tracking_keys(order.timeline)
     return _tracking_keys([record])
 
 
@@ -46,7 +47,7 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
 
     records = [i.record for i in fresh]
     placed_ids = [r.order_id for r in records if isinstance(r, OrderPlaced)]
-    keys = _tracking_keys(records) | uow.held_tracking_keys(placed_ids)
+    keys = _tracking_keys(records) | uow.history_tracking_keys(placed_ids)
     reports = uow.lock_carrier_reports(keys)
     updates = [r for r in records if isinstance(r, TrackingUpdated)]
     linked = uow.orders_with_proof(
@@ -54,9 +55,9 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
     order_ids = {getattr(r, "order_id", None) for r in records} - {None}
     order_ids |= {oid for ids in linked.values() for oid in ids}
     orders = uow.lock_orders(sorted(order_ids))  # type: ignore[arg-type]
-    # an AddTracking held after the peek above: lock its parcel late (rare; a deadlock
-    # this could cause is detected by PostgreSQL and the batch retried)
-    late = set().union(*(_tracking_keys(orders[i].held) for i in placed_ids)) - keys
+    # an AddTracking that arrived after the peek above: lock its parcel late (rare; a
+    # deadlock this could cause is detected by PostgreSQL and the batch retried)
+    late = set().union(*(_tracking_keys(orders[i].timeline) for i in placed_ids)) - keys
     reports.update(uow.lock_carrier_reports(late))
     seller_ids = {o.terms.seller_id for o in orders.values() if o.terms}
     seller_ids |= {i.record.seller_id for i in fresh if isinstance(i.record, OrderPlaced)}
@@ -70,7 +71,7 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
             key = tracking_key(record.carrier, record.tracking_number)
             if _newer(reports.get(key), record):
                 reports[key] = changed_reports[key] = CarrierReport(
-                    record.status, record.occurred_at, record.delivered_to)
+                    record.status, record.occurred_at, record.delivered_to, record.event_id)
             targets = [orders[oid] for oid in linked.get(key, [])]
         else:
             order = orders[record.order_id]  # type: ignore[attr-defined]
@@ -101,6 +102,8 @@ def _apply_one(order: Order, item: Inbound, policy: Policy,
                  else record.seller_id if isinstance(record, OrderPlaced) else None)
     seller = sellers.get(seller_id) if seller_id else None
     return [RecordedEvent(e, item.cause if e.cause_id == item.cause.event_id
-                          # decided later (a held action): storage finds its position
-                          else Cause(item.cause.topic, -1, -1, e.cause_id))
+                          # decided now for an earlier record (held, or its history was
+                          # decided again): storage finds that record's position in the
+                          # inbox; a deadline's cause is not there and stays the sweeper's
+                          else Cause(SWEEPER_TOPIC, -1, -1, e.cause_id))
             for e in order.apply(record, policy, seller)]

@@ -43,8 +43,9 @@ class UnitOfWork(Protocol):
     def unclaim(self, event_ids: Iterable[str]) -> None:
         """Forget inbox rows of records that turned out to be bad input."""
 
-    def held_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
-        """Tracking keys of AddTracking actions held in these orders (read, not locked)."""
+    def history_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
+        """Tracking keys of the AddTracking actions in these orders' histories (read, not
+        locked)."""
 
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]: ...
 

@@ -66,13 +66,13 @@ class PostgresUnitOfWork:
 
     # ---- locks and loads ---------------------------------------------------------------
 
-    def held_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
+    def history_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
         ids = list(order_ids)
         if not ids:
             return set()
         rows = self._rows(
             "SELECT h->>'carrier', h->>'tracking_number' FROM orders, "
-            "jsonb_array_elements(orders.state->'held') AS h "
+            "jsonb_array_elements(orders.state->'timeline') AS h "
             "WHERE order_id = ANY(%s) AND h->>'type' = 'AddTracking'", (ids,))
         return {tracking_key(carrier, number) for carrier, number in rows}
 
@@ -84,12 +84,12 @@ class PostgresUnitOfWork:
             "INSERT INTO carrier_reports (tracking_key) SELECT unnest(%s::text[]) "
             "ON CONFLICT DO NOTHING", (keys,), prepare=True)
         rows = self._rows(
-            "SELECT tracking_key, status, occurred_at, delivered_to FROM carrier_reports "
+            "SELECT tracking_key, status, occurred_at, delivered_to, event_id FROM carrier_reports "
             "WHERE tracking_key = ANY(%s) ORDER BY tracking_key FOR UPDATE", (keys,))
         return {
             key: CarrierReport(status, occurred_at,
-                               Address(**delivered_to) if delivered_to else None)
-            for key, status, occurred_at, delivered_to in rows if status is not None
+                               Address(**delivered_to) if delivered_to else None, event_id or "")
+            for key, status, occurred_at, delivered_to, event_id in rows if status is not None
         }
 
     def orders_with_proof(self, keys: Iterable[str]) -> dict[str, list[str]]:
@@ -176,15 +176,17 @@ class PostgresUnitOfWork:
             self.conn.execute(
                 """
                 UPDATE carrier_reports SET status = v.status, occurred_at = v.occurred_at,
-                                           delivered_to = v.delivered_to
-                FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::jsonb[])
-                     AS v(tracking_key, status, occurred_at, delivered_to)
+                                           delivered_to = v.delivered_to,
+                                           event_id = v.event_id
+                FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::jsonb[], %s::text[])
+                     AS v(tracking_key, status, occurred_at, delivered_to, event_id)
                 WHERE carrier_reports.tracking_key = v.tracking_key
                 """,
                 (keys, [carrier_reports[k].status for k in keys],
                  [carrier_reports[k].occurred_at for k in keys],
                  [_dumps(state_json.to_json(carrier_reports[k].delivered_to))
-                  if carrier_reports[k].delivered_to else None for k in keys]),
+                  if carrier_reports[k].delivered_to else None for k in keys],
+                 [carrier_reports[k].event_id for k in keys]),
                 prepare=True)
         proofs = sorted(set(proofs))
         if proofs:

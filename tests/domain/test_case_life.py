@@ -179,6 +179,25 @@ def test_sweeper_escalates_for_seller_inactivity_once():
     assert order.case.state == "escalated"
 
 
+def test_a_deadline_that_passed_fires_before_a_later_record_without_waiting_for_a_sweep():
+    # the buyer closes a day after the seller's time to respond ended: the inactivity
+    # escalation came first, whether or not the sweeper had run by then
+    order, events = run(placed(), open_case(at=OPENED), close_case(at=OPENED + 4 * DAY))
+    assert types(events) == ["CaseOpened", "CaseEscalated", "CaseClosed"]
+    assert events[1].occurred_at == OPENED + 3 * DAY
+    assert order.case.escalated_by == "platform" and order.case.state == "closed"
+
+
+def test_a_sweep_past_a_record_that_then_arrives_late_puts_the_deadline_after_it():
+    order, _ = run(placed(), open_case(at=OPENED))
+    assert types(order.sweep(OPENED + 5 * DAY, POLICY)) == ["CaseEscalated"]
+    # the seller had answered in time; its message only arrives now
+    late = message(at=OPENED + DAY, sender_id="s1", sender_role="seller", kind="message")
+    events = order.apply(late, POLICY, SellerStanding("s1"))
+    assert types(events) == ["EscalationAvailable"]  # the escalation already given out stays
+    assert order.case.state == "open" and order.case.seller_took_part_at == late.occurred_at
+
+
 # ---- rule 8: late delivery ---------------------------------------------------------------
 
 def test_case_live_for_365_days_becomes_a_late_delivery_once():
@@ -226,7 +245,8 @@ def test_no_recoup_when_not_paid_through_the_marketplace():
 
 def test_refund_and_recoup_and_close_need_an_escalated_case():
     for action in ("refund_and_recoup", "close"):
-        _, events = run(placed(), open_case(), support(action))
+        opening = open_case()  # and support acts before the seller's time to respond ends
+        _, events = run(placed(), opening, support(action, at=opening.occurred_at + DAY))
         assert rejection(events) == "not_escalated"
         _, events = run(placed(), support(action))
         assert rejection(events) == "no_case"
@@ -268,6 +288,8 @@ def test_reinstating_a_seller_who_is_not_suspended_is_refused():
                                     "suspend_seller", "reinstate_seller"])
 @pytest.mark.parametrize("role", ["buyer", "seller"])
 def test_support_actions_only_from_support(action, role):
-    _, events = run(placed(), open_case(), support(action, actor_role=role, actor_id="b1"))
+    opening = open_case()
+    _, events = run(placed(), opening, support(action, actor_role=role, actor_id="b1",
+                                               at=opening.occurred_at + dt.timedelta(hours=1)))
     assert rejection(events) == "not_support"
     assert types(events) == ["CaseOpened", "ActionRejected"]

@@ -71,7 +71,8 @@ def test_fully_refunded_order_cannot_have_a_case():
 
 
 def test_partly_refunded_order_can_have_a_case():
-    _, events = run(placed(), refund(amount=1000), open_case())
+    opening = open_case()
+    _, events = run(placed(), refund(amount=1000, at=opening.occurred_at - DAY), opening)
     assert types(events) == ["CaseOpened"]
 
 

@@ -6,8 +6,10 @@ import pytest
 
 from domain.order import InvalidRecord
 from domain.records import Money
-from tests.builders import captured, open_case, placed, refund
+from tests.builders import captured, open_case, placed, refund, support
 from tests.domain.helpers import rejection, run, types
+
+DAY = dt.timedelta(days=1)
 
 
 def test_partial_refund_records_and_keeps_the_case_open():
@@ -67,18 +69,35 @@ def test_refund_in_another_currency_than_the_order_is_invalid_and_changes_nothin
     assert order.marketplace_refunds == [] and order.refund_ids == []
 
 
-def test_refunds_after_the_opening_that_arrive_first_close_the_case_on_opening():
+def test_a_refund_after_the_opening_that_arrives_first_closes_the_case_at_its_own_time():
     opening = open_case()
     later = refund(amount=2599, at=opening.occurred_at + dt.timedelta(hours=1))
     _, events = run(placed(), later, opening)
-    assert types(events) == ["CaseOpened", "CaseClosed"]
-    assert events[1].close_reason == "full_refund"
+    assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed"]
+    assert events[2].close_reason == "full_refund"
+    assert events[2].occurred_at == later.occurred_at
+    assert events[2].cause_id == later.event_id
+
+
+def test_an_action_between_the_opening_and_an_early_arriving_refund_still_counts():
+    opening = open_case()
+    escalation = support("escalate", at=opening.occurred_at + DAY)
+    later = refund(amount=2599, at=opening.occurred_at + 2 * DAY)
+    order, events = run(placed(), later, opening, escalation)
+    assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed", "CaseEscalated"]
+    assert order.case is not None and order.case.state == "closed"
+    assert order.case.escalated_by == "platform"  # as if everything had come in time order
+    in_time_order, _ = run(placed(), opening, escalation, later)
+    assert in_time_order.case == order.case
 
 
 def test_refund_before_the_opening_makes_it_already_refunded_whatever_the_arrival():
     opening = open_case()
     earlier = refund(amount=2599, at=opening.occurred_at - dt.timedelta(hours=1))
-    _, events = run(placed(), opening, earlier)
-    assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed"]
     _, events = run(placed(), earlier, opening)
     assert rejection(events) == "already_refunded"
+    # arriving after the opening, the refund re-decides it: the CaseOpened already given
+    # out stays given out, and the rejection follows it
+    order, events = run(placed(), opening, earlier)
+    assert types(events) == ["CaseOpened", "ActionRejected"]
+    assert rejection(events[1:]) == "already_refunded" and order.case is None

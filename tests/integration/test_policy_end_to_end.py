@@ -102,18 +102,24 @@ def test_support_refund_flow_and_its_history(settings, env, service, db, order_i
     s = Scenario(order_id)
     send(settings, s.placed(total=5000), s.captured(5000))
     wait_until_known(db, order_id)
+    # the seller answers in time, so the buyer's escalation is theirs, not the platform's
     send(settings, s.open_case(at="2026-03-12T09:00:00Z"),
-         s.action("EscalateCase", at="2026-03-15T10:00:00Z"),
+         s.message("message", "seller", at="2026-03-13T09:00:00Z"))
+    wait_for(lambda: db.execute(
+        "SELECT state->'case'->>'seller_took_part_at' FROM orders WHERE order_id = %s",
+        (order_id,)).fetchone()[0], what="the seller's answer")
+    send(settings, s.action("EscalateCase", at="2026-03-15T10:00:00Z"),
          s.support("refund_and_recoup", at="2026-03-16T10:00:00Z"))
-    events = wait_for_db_events(db, order_id, 3)
-    assert events[2]["type"] == "SupportRefundRequested"
-    assert events[2]["amount"] == {"amount_minor": 5000, "currency": "EUR"}
-    assert events[2]["recoup_from_seller"] is True
+    events = wait_for_db_events(db, order_id, 4)
+    assert [e["type"] for e in events] == ["CaseOpened", "EscalationAvailable",
+                                           "CaseEscalated", "SupportRefundRequested"]
+    assert events[3]["amount"] == {"amount_minor": 5000, "currency": "EUR"}
+    assert events[3]["recoup_from_seller"] is True
     _, refund = s.refund(5000, at="2026-03-17T10:00:00Z")
     refund["initiated_by"] = "support"
     send(settings, ("payments", refund))
-    events = wait_for_db_events(db, order_id, 5)
-    assert [e["type"] for e in events][3:] == ["RefundRecorded", "CaseClosed"]
+    events = wait_for_db_events(db, order_id, 6)
+    assert [e["type"] for e in events][4:] == ["RefundRecorded", "CaseClosed"]
 
     shown = cases(env, "show", order_id)
     for step in ("CaseOpened", "CaseEscalated", "SupportRefundRequested", "RefundRecorded",

@@ -31,9 +31,9 @@ class FakeUnitOfWork:
     def unclaim(self, event_ids: Iterable[str]) -> None:
         self.inbox -= set(event_ids)
 
-    def held_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
+    def history_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
         return {f"{h.carrier}:{h.tracking_number}" for i in order_ids if i in self.orders
-                for h in self.orders[i].held if isinstance(h, AddTracking)}
+                for h in self.orders[i].timeline if isinstance(h, AddTracking)}
 
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
         return {k: copy.deepcopy(self.reports[k]) for k in keys if k in self.reports}

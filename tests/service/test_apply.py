@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from domain.policy import Policy
 from domain.records import InboundRecord
 from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
-from tests.builders import add_tracking, delivered, open_case, placed, refund
+from tests.builders import ELIGIBLE, add_tracking, delivered, open_case, placed, refund, support
 from tests.service.fake_uow import FakeUnitOfWork
 
 POLICY = Policy()
+DAY, HOUR = dt.timedelta(days=1), dt.timedelta(hours=1)
 
 
 def inbound(*records: InboundRecord, topic: str = "t") -> list[Inbound]:
@@ -62,3 +65,33 @@ def test_delivery_closes_the_case_whichever_comes_first(carrier_first):
     assert uow.orders["o1"].case.state == "closed"
     assert uow.orders["o1"].case.close_reason == "delivered"
     assert types(uow)[-1] == "CaseClosed"
+
+
+def test_a_delivery_reported_before_the_parcel_is_linked_counts_from_its_own_time():
+    uow = FakeUnitOfWork()
+    opening = open_case()
+    apply_batch(uow, inbound(placed(), opening), POLICY)
+    later_delivery = delivered(at=opening.occurred_at + 5 * DAY)
+    apply_batch(uow, inbound(later_delivery, topic="carrier-tracking"), POLICY)
+    apply_batch(uow, inbound(support("escalate", at=opening.occurred_at + DAY),
+                             add_tracking(at=opening.occurred_at + HOUR),
+                             topic="case-actions"), POLICY)
+    closed = uow.events[-1]
+    assert [e.event.type for e in uow.events] == [
+        "CaseOpened", "CaseEscalated", "TrackingAdded", "CaseClosed"]
+    # closed when the carrier delivered, by that report: the escalation came before it
+    assert closed.event.occurred_at == later_delivery.occurred_at
+    assert closed.event.cause_id == later_delivery.event_id
+    assert uow.orders["o1"].case.escalated_by == "platform"
+
+
+def test_one_carrier_report_closing_two_orders_cases_gives_each_its_own_event():
+    uow = FakeUnitOfWork()
+    for order_id in ("o1", "o2"):
+        apply_batch(uow, inbound(placed(order_id), open_case(order_id),
+                                 add_tracking(order_id)), POLICY)
+    apply_batch(uow, inbound(delivered(at=ELIGIBLE + 2 * DAY), topic="carrier-tracking"),
+                POLICY)
+    closings = [e.event for e in uow.events if e.event.type == "CaseClosed"]
+    assert sorted(e.order_id for e in closings) == ["o1", "o2"]
+    assert len({e.event_id for e in closings}) == 2
