@@ -19,7 +19,7 @@ import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 from tenacity import Retrying, retry_if_exception_type, stop_never, wait_exponential
 
-from configuration import Settings
+from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
 from consumers.dlq import DeadLetter, dlq_headers
 from domain.records import from_record
 from schemas import TOPICS, dlq_topic, record_key
@@ -36,25 +36,53 @@ def consumer_group(topic: str) -> str:
     return f"order-cases.{topic}"
 
 
-def decode(topic: str, msg: Message) -> Inbound | DeadLetter:
-    """The record in a message, or why it is a dead letter."""
-    codec = shared_codec()
+class RecordTooLarge(ValueError):
+    """A value over the size this service reads (CASES_MAX_RECORD_BYTES)."""
+
+
+class MissingKey(ValueError):
+    """A message without a key, or with an empty one: the contract keys every topic."""
+
+
+def _qualified(kind: type[BaseException]) -> str:
+    """The exception's class as the `kafka_dlt-exception-fqcn` header names it."""
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _check_key(topic: str, key: bytes | None, record: dict) -> None:
+    expected = record_key(topic, record)
+    if key is None:
+        raise MissingKey(f"the message has no key (expected {expected!r})")
+    if not key:
+        raise MissingKey(f"the message key is empty (expected {expected!r})")
+    if key.decode(errors="replace") != expected:
+        raise ContractError("key", f"the message key does not match the record "
+                                   f"(expected {expected!r})")
+
+
+def decode(topic: str, msg: Message, max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+           ) -> Inbound | DeadLetter:
+    """The record in a message, or why it is a dead letter. Never raises: whatever is
+    wrong with one record must not stop the consumer (DESIGN.md, Guarantees)."""
+    value = msg.value()
+    if value is not None and len(value) > max_bytes:  # checked before any decoding
+        return DeadLetter(_qualified(RecordTooLarge),
+                          f"value of {len(value)} bytes is over the {max_bytes}-byte limit "
+                          "(CASES_MAX_RECORD_BYTES)")
     try:
-        record = codec.decode(msg.value())
+        record = shared_codec().decode(value)
         if record["type"] not in TOPICS[topic]:
             raise ContractError("type", f"{record['type']} does not belong on topic {topic}")
         check_contract(record)
-        key = msg.key()
-        expected = record_key(topic, record)
-        if key is None or key.decode(errors="replace") != expected:
-            raise ContractError("key", "the message key does not match the record "
-                                       f"(expected {expected!r})")
-    except DecodeError as exc:
-        return DeadLetter("schemas.codec.DecodeError", str(exc))
-    except ContractError as exc:
-        return DeadLetter("schemas.json_form.ContractError", str(exc))
-    cause = Cause(topic, msg.partition(), msg.offset(), record["event_id"])
-    return Inbound(cause, from_record(record))
+        _check_key(topic, msg.key(), record)
+        cause = Cause(topic, msg.partition(), msg.offset(), record["event_id"])
+        return Inbound(cause, from_record(record))
+    except (DecodeError, ContractError, MissingKey) as exc:
+        return DeadLetter(_qualified(type(exc)), str(exc))
+    except Exception as exc:  # a case no check foresaw: still the record's, not ours
+        log.error("undecodable_record", topic=topic, partition=msg.partition(),
+                  offset=msg.offset(), error=_qualified(type(exc)))
+        return DeadLetter(_qualified(type(exc)), str(exc) or type(exc).__name__)
 
 
 @dataclass
@@ -140,7 +168,7 @@ class TopicConsumer:
                     self.log.warning("consume_error", error=str(msg.error()))
                 continue
             by_position[(msg.partition(), msg.offset())] = msg
-            decoded = decode(self.topic, msg)
+            decoded = decode(self.topic, msg, self.settings.max_record_bytes)
             if isinstance(decoded, DeadLetter):
                 dead.append((msg, decoded))
             else:
@@ -198,18 +226,44 @@ class TopicConsumer:
         if not dead:
             return
         failures: list[str] = []
+        too_large: list[tuple[Message, DeadLetter]] = []
 
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(str(err))
+        def send(msg: Message, letter: DeadLetter, value: bytes | None) -> None:
+            def delivered(err: KafkaError | None, _sent: Message) -> None:
+                if err is None:
+                    return
+                if value is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    too_large.append((msg, letter))  # the broker refused it: see below
+                else:
+                    failures.append(str(err))
+
+            try:
+                producer.produce(dlq_topic(self.topic), key=msg.key(), value=value,
+                                 headers=dlq_headers(msg, self.group, letter),
+                                 on_delivery=delivered)
+            except KafkaException as exc:
+                if value is None or exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise
+                too_large.append((msg, letter))
 
         for msg, letter in dead:
-            producer.produce(dlq_topic(self.topic), key=msg.key(), value=msg.value(),
-                             headers=dlq_headers(msg, self.group, letter), on_delivery=delivered)
+            send(msg, letter, msg.value())
             # the reason names a field, never its value's personal data in the log
             self.log.warning("dead_letter", partition=msg.partition(), offset=msg.offset(),
                              error=letter.error)
         remaining = producer.flush(30)
+        # An original too large for the DLQ with its headers (possible only above
+        # CASES_MAX_RECORD_BYTES) goes as headers alone: they say where the original
+        # still is, and the consumer moves on rather than failing on it for ever.
+        for msg, letter in too_large:
+            size = len(msg.value() or b"")
+            send(msg, DeadLetter(letter.error, f"{letter.reason}; the {size}-byte value is "
+                                 f"not copied, too large for {dlq_topic(self.topic)}: read it "
+                                 f"at {msg.topic()}[{msg.partition()}]@{msg.offset()}"), None)
+            self.log.warning("dead_letter_without_value", partition=msg.partition(),
+                             offset=msg.offset(), bytes=size)
+        if too_large:
+            remaining = producer.flush(30)
         if failures or remaining:
             raise KafkaException(f"dead letters not acknowledged: {failures or remaining}")
 
