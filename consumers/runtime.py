@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import psycopg
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from tenacity import Retrying, retry_if_exception_type, stop_never, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_never, wait_exponential
 
 from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
 from consumers.dlq import DeadLetter, dlq_headers
@@ -30,6 +30,19 @@ from service.unit_of_work import Cause, Inbound
 from storage.unit_of_work import unit_of_work
 
 log = structlog.get_logger("consumers")
+
+
+#: what one record's values can make the database or the rules raise (text it cannot
+#: store, a key too long to index, a number out of range): such a record is dead-lettered
+#: alone rather than failing its batch again on every retry
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.DataError, psycopg.errors.ProgramLimitExceeded, ValueError, OverflowError)
+
+
+def _database_away(exc: BaseException) -> bool:
+    """Worth retrying the same batch: the database, not a record, is the problem."""
+    return (isinstance(exc, psycopg.OperationalError)
+            and not isinstance(exc, psycopg.errors.ProgramLimitExceeded))
 
 
 def consumer_group(topic: str) -> str:
@@ -174,10 +187,14 @@ class TopicConsumer:
             else:
                 good.append(decoded)
 
-        outcome = self._apply(consumer, good)
+        outcome, failed = self._apply_isolating(consumer, good)
         for item, reason in outcome.invalid:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter("domain.order.InvalidRecord", reason)))
+        for item, exc in failed:
+            msg = by_position[(item.cause.partition, item.cause.offset)]
+            dead.append((msg, DeadLetter(_qualified(type(exc)),
+                                         (str(exc).splitlines() or [type(exc).__name__])[0])))
         self._dead_letter(producer, dead)
         self._store_offsets(consumer, list(by_position.values()))
 
@@ -186,6 +203,30 @@ class TopicConsumer:
         self.log.info("batch_done", **report.__dict__)
         if self.on_batch is not None:
             self.on_batch(report)
+
+    def _apply_isolating(self, consumer: Consumer, good: list[Inbound],
+                         ) -> tuple[BatchOutcome, list[tuple[Inbound, Exception]]]:
+        """The batch in one transaction; if a record's values make it fail, each record in
+        its own transaction, in order, so only the culprits fail (as dead letters)."""
+        try:
+            return self._apply(consumer, good), []
+        except RECORD_ERRORS as exc:
+            self.log.error("batch_failed_retrying_one_by_one", records=len(good),
+                           error=_qualified(type(exc)))
+        outcome, failed = BatchOutcome(), []
+        for item in good:
+            try:
+                one = self._apply(consumer, [item])
+            except RECORD_ERRORS as exc:
+                self.log.error("record_failed", partition=item.cause.partition,
+                               offset=item.cause.offset, error=_qualified(type(exc)))
+                failed.append((item, exc))
+                continue
+            outcome.applied += one.applied
+            outcome.duplicates += one.duplicates
+            outcome.events += one.events
+            outcome.invalid += one.invalid
+        return outcome, failed
 
     def _apply(self, consumer: Consumer, good: list[Inbound]) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away
@@ -205,7 +246,7 @@ class TopicConsumer:
                 self._conn.close()
 
         retrying = Retrying(
-            retry=retry_if_exception_type(psycopg.OperationalError),
+            retry=retry_if_exception(_database_away),
             wait=wait_exponential(multiplier=0.2, max=10),
             stop=stop_never,
             before_sleep=before_sleep,
