@@ -49,7 +49,8 @@ def is_security(setting: str) -> bool:
     return setting == "security.protocol" or setting.startswith(("sasl.", "ssl."))
 
 
-_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+#: `password=...` in a URL's query (up to the next &) or a libpq key=value string
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 
 
 def mask_database_url(url: str) -> str:
