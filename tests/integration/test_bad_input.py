@@ -236,6 +236,11 @@ CATALOGUE: list[Bad] = [
     Bad("currency code that is not ISO 4217", "payments",
         lambda o: (_k(o), avro(captured(o, currency="eur"))),
         CONTRACT, _as("field amount.currency: 'eur' is not an ISO 4217 code")),
+    Bad("country that is not ISO 3166-1 alpha-2", "orders",
+        lambda o: (_k(o), avro(placed(o, shipping_address={**placed(o)["shipping_address"],
+                                                          "country": "France"}))),
+        CONTRACT, _as("field shipping_address.country: 'France' is not an ISO 3166-1 alpha-2 "
+                      "code")),
     Bad("currency different from the order's", "payments",
         lambda o: (_k(o), avro(refund(o, currency="USD"))),
         INVALID, _as("currency USD differs from the order's EUR")),
