@@ -3,7 +3,8 @@ constants and identifiers: values travel only as parameters, never inside the te
 
 The check reads the code (ast): the first argument of every `execute`, `executemany`,
 `copy` and of any function that passes its own argument on to one of them (such as a
-unit of work's `_rows`) must be a string literal, a name bound only to such, or a
+unit of work's `_rows`) must be a string literal, a name bound only to such (or to a
+table of such), or a
 psycopg.sql composition; an f-string, `%`, `+` or `str.format` on SQL fails it.
 """
 
@@ -106,6 +107,15 @@ def _problem(node: ast.expr, scope: _Function, module: _Function,
             if why:
                 return f"{node.id} is built with {why}"
         return None
+    if isinstance(node, ast.Subscript):  # an entry of a table of statements
+        return _problem(node.value, scope, module, wrappers, seen)
+    if isinstance(node, ast.Dict | ast.List | ast.Tuple):
+        entries = node.values if isinstance(node, ast.Dict) else node.elts
+        for entry in entries:
+            why = _problem(entry, scope, module, wrappers, seen)
+            if why:
+                return why
+        return None
     if isinstance(node, ast.Attribute):
         return None if node.attr.isupper() else "an attribute"  # a module's CONSTANT
     return type(node).__name__
@@ -185,6 +195,8 @@ BAD = {
         '        return self.conn.execute(sql, params)\n'
         '    def g(self, t):\n        return self._rows(f"SELECT {t}", ())\n'),
     "LISTEN with an f-string": 'def f(conn):\n    conn.execute(f"LISTEN {CHANNEL}")\n',
+    "an entry of a table holding an f-string": (
+        'def f(conn, t):\n    qs = {"a": f"DROP TABLE {t}"}\n    conn.execute(qs["a"])\n'),
 }
 
 GOOD = {
@@ -201,6 +213,9 @@ GOOD = {
         '        return self.conn.execute(sql, params)\n'
         '    def g(self, t):\n        return self._rows("SELECT %s", (t,))\n'),
     "module constant": 'Q = "SELECT 1"\ndef f(conn):\n    conn.execute(Q)\n',
+    "an entry of a table of constants": (
+        'QS = {"a": "DROP TABLE x", "b": "TRUNCATE y"}\n'
+        'def f(conn, k):\n    conn.execute(QS[k])\n'),
 }
 
 
