@@ -4,8 +4,8 @@ constants and identifiers: values travel only as parameters, never inside the te
 The check reads the code (ast): the first argument of every `execute`, `executemany`,
 `copy` and of any function that passes its own argument on to one of them (such as a
 unit of work's `_rows`) must be a string literal, a name bound only to such (or to a
-table of such), or a
-psycopg.sql composition; an f-string, `%`, `+` or `str.format` on SQL fails it.
+table of such), or a psycopg.sql composition; an f-string, `%`, `+` or `str.format` on
+SQL fails it.
 """
 
 from __future__ import annotations
