@@ -88,6 +88,10 @@ def _problem(node: ast.expr, scope: _Function, module: _Function,
         return "an expression"
     if isinstance(node, ast.Call):
         if _is_composer(node):
+            # sql.SQL's text is taken as it is: it must be constant in its turn;
+            # Identifier and Literal quote whatever they are given
+            if _callee(node) == "SQL" and node.args:
+                return _problem(node.args[0], scope, module, wrappers, seen)
             return None
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join"):
             if _composes(node.func.value, scope, module):
@@ -195,6 +199,8 @@ BAD = {
         '        return self.conn.execute(sql, params)\n'
         '    def g(self, t):\n        return self._rows(f"SELECT {t}", ())\n'),
     "LISTEN with an f-string": 'def f(conn):\n    conn.execute(f"LISTEN {CHANNEL}")\n',
+    "psycopg.sql.SQL of an f-string": (
+        'from psycopg import sql\ndef f(conn, t):\n    conn.execute(sql.SQL(f"DROP TABLE {t}"))\n'),
     "an entry of a table holding an f-string": (
         'def f(conn, t):\n    qs = {"a": f"DROP TABLE {t}"}\n    conn.execute(qs["a"])\n'),
 }
