@@ -94,7 +94,8 @@ def _problem(node: ast.expr, scope: _Function, module: _Function,
                 return _problem(node.args[0], scope, module, wrappers, seen)
             return None
         if isinstance(node.func, ast.Attribute) and node.func.attr in ("format", "join"):
-            if _composes(node.func.value, scope, module):
+            if _composes(node.func.value, scope, module) and _problem(
+                    node.func.value, scope, module, wrappers, seen) is None:
                 return None  # sql.SQL("... {} ...").format(...), sql.SQL(", ").join(...)
             return f"str.{node.func.attr}"
         return "the result of a call"
@@ -201,6 +202,9 @@ BAD = {
     "LISTEN with an f-string": 'def f(conn):\n    conn.execute(f"LISTEN {CHANNEL}")\n',
     "psycopg.sql.SQL of an f-string": (
         'from psycopg import sql\ndef f(conn, t):\n    conn.execute(sql.SQL(f"DROP TABLE {t}"))\n'),
+    "psycopg.sql.SQL of an f-string, formatted": (
+        'from psycopg import sql\ndef f(conn, t, c):\n'
+        '    conn.execute(sql.SQL(f"DROP TABLE {t} {{}}").format(sql.Identifier(c)))\n'),
     "an entry of a table holding an f-string": (
         'def f(conn, t):\n    qs = {"a": f"DROP TABLE {t}"}\n    conn.execute(qs["a"])\n'),
 }
