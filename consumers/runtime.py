@@ -45,6 +45,11 @@ def _database_away(exc: BaseException) -> bool:
             and not isinstance(exc, psycopg.errors.ProgramLimitExceeded))
 
 
+#: ids are at most 128 characters, so no key of the contract (order id, or carrier and
+#: tracking number) takes more than 1028 bytes of UTF-8
+MAX_KEY_BYTES = 2048
+
+
 def consumer_group(topic: str) -> str:
     return f"order-cases.{topic}"
 
@@ -77,7 +82,10 @@ def decode(topic: str, msg: Message, max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
            ) -> Inbound | DeadLetter:
     """The record in a message, or why it is a dead letter. Never raises: whatever is
     wrong with one record must not stop the consumer (DESIGN.md, Guarantees)."""
-    value = msg.value()
+    key, value = msg.key(), msg.value()
+    if key is not None and len(key) > MAX_KEY_BYTES:  # no key of the contract is this long
+        return DeadLetter(_qualified(RecordTooLarge),
+                          f"key of {len(key)} bytes is over the {MAX_KEY_BYTES}-byte limit")
     if value is not None and len(value) > max_bytes:  # checked before any decoding
         return DeadLetter(_qualified(RecordTooLarge),
                           f"value of {len(value)} bytes is over the {max_bytes}-byte limit "
@@ -269,40 +277,47 @@ class TopicConsumer:
         failures: list[str] = []
         too_large: list[tuple[Message, DeadLetter]] = []
 
-        def send(msg: Message, letter: DeadLetter, value: bytes | None) -> None:
+        def send(msg: Message, letter: DeadLetter, value: bytes | None,
+                 key: bytes | None, last_resort: bool = False) -> None:
             def delivered(err: KafkaError | None, _sent: Message) -> None:
                 if err is None:
                     return
-                if value is not None and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                if not last_resort and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
                     too_large.append((msg, letter))  # the broker refused it: see below
                 else:
                     failures.append(str(err))
 
             try:
-                producer.produce(dlq_topic(self.topic), key=msg.key(), value=value,
+                producer.produce(dlq_topic(self.topic), key=key, value=value,
                                  headers=dlq_headers(msg, self.group, letter),
                                  on_delivery=delivered)
             except KafkaException as exc:
-                if value is None or exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                if last_resort or exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
                     raise
                 too_large.append((msg, letter))
 
         for msg, letter in dead:
-            send(msg, letter, msg.value())
+            send(msg, letter, msg.value(), msg.key())
             # the reason names a field, never its value's personal data in the log
             self.log.warning("dead_letter", partition=msg.partition(), offset=msg.offset(),
                              error=letter.error)
         remaining = producer.flush(30)
         # An original too large for the DLQ with its headers (possible only above
-        # CASES_MAX_RECORD_BYTES) goes as headers alone: they say where the original
-        # still is, and the consumer moves on rather than failing on it for ever.
+        # CASES_MAX_RECORD_BYTES) goes as headers alone (and its key, unless that is what
+        # is too large): they say where the original still is, and the consumer moves on
+        # rather than failing on it for ever.
         for msg, letter in too_large:
-            size = len(msg.value() or b"")
-            send(msg, DeadLetter(letter.error, f"{letter.reason}; the {size}-byte value is "
-                                 f"not copied, too large for {dlq_topic(self.topic)}: read it "
-                                 f"at {msg.topic()}[{msg.partition()}]@{msg.offset()}"), None)
+            key = msg.key()
+            left = f"the {len(msg.value() or b'')}-byte value is"
+            if key is not None and len(key) > MAX_KEY_BYTES:
+                left = f"{left[:-3]} and the {len(key)}-byte key are"
+                key = None
+            send(msg, DeadLetter(letter.error, f"{letter.reason}; {left} not copied, too large "
+                                 f"for {dlq_topic(self.topic)}: read it at {msg.topic()}"
+                                 f"[{msg.partition()}]@{msg.offset()}"), None, key,
+                 last_resort=True)
             self.log.warning("dead_letter_without_value", partition=msg.partition(),
-                             offset=msg.offset(), bytes=size)
+                             offset=msg.offset(), bytes=len(msg.value() or b""))
         if too_large:
             remaining = producer.flush(30)
         if failures or remaining:

@@ -26,7 +26,7 @@ from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
 from consumers.dlq import read_headers
-from consumers.runtime import TopicConsumer
+from consumers.runtime import MAX_KEY_BYTES, TopicConsumer
 from domain.records import from_record
 from schemas import INBOUND_TOPICS
 from schemas.codec import shared_codec
@@ -143,8 +143,8 @@ class Bad:
     topic: str
     make: Callable[[str], tuple[bytes | None, bytes | None]]  # order id -> (key, value)
     error: str
-    reason: Callable[[str], str]  # order id -> the exact kafka_dlt-exception-message
-    value_kept: bool = True  # False only when the original cannot fit the DLQ topic
+    reason: Callable[[Bad], str]  # the exact kafka_dlt-exception-message
+    kept: bool = True  # False only when the original cannot fit the DLQ topic
     # filled in when produced
     order_id: str = ""
     key: bytes | None = None
@@ -157,8 +157,23 @@ def _k(order_id: str) -> bytes:
     return order_id.encode()
 
 
-def _as(reason: str) -> Callable[[str], str]:
-    return lambda _order_id: reason
+def _as(reason: str) -> Callable[[Bad], str]:
+    return lambda _bad: reason
+
+
+def _too_large(what: str, limit: int) -> Callable[[Bad], str]:
+    def reason(bad: Bad) -> str:
+        size = len((bad.value if what == "value" else bad.key) or b"")
+        text = f"{what} of {size} bytes is over the {limit}-byte limit"
+        if what == "value":
+            text += " (CASES_MAX_RECORD_BYTES)"
+        if not bad.kept:  # the original stays where it was; the letter says where
+            left = f"the {len(bad.value or b'')}-byte value"
+            left += f" and the {size}-byte key are" if what == "key" else " is"
+            text += (f"; {left} not copied, too large for {bad.topic}.dlq: read it at "
+                     f"{bad.topic}[{PARTITION}]@{bad.offset}")
+        return text
+    return reason
 
 
 def _nul_body(o: str) -> tuple[bytes, bytes]:
@@ -201,7 +216,7 @@ CATALOGUE: list[Bad] = [
                     "take 10")),
     Bad("unknown schema fingerprint", "orders",
         lambda o: (_k(o), b"\xc3\x01" + newer_schema_fingerprint() + b"\x02e"),
-        DECODE, lambda o: (f"unknown schema fingerprint {newer_schema_fingerprint().hex()} "
+        DECODE, lambda b: (f"unknown schema fingerprint {newer_schema_fingerprint().hex()} "
                            "(no current or retired schema has it)")),
     Bad("truncated Avro body", "case-actions", lambda o: (_k(o), avro(opened(o))[:-5]),
         DECODE, _as("cannot decode OpenCase body at field description: its length, 17 bytes, "
@@ -260,13 +275,13 @@ CATALOGUE: list[Bad] = [
         CONTRACT, _as("field estimated_delivery: 9999-03-10 is outside 2000-01-01 to "
                       "2100-01-01")),
     Bad("no key", "orders", lambda o: (None, avro(placed(o))),
-        MISSING_KEY, lambda o: f"the message has no key (expected '{o}')"),
+        MISSING_KEY, lambda b: f"the message has no key (expected '{b.order_id}')"),
     Bad("empty key", "carrier-tracking", lambda o: (b"", avro(tracking(o))),
-        MISSING_KEY, lambda o: f"the message key is empty (expected 'laposte:{o}')"),
+        MISSING_KEY, lambda b: f"the message key is empty (expected 'laposte:{b.order_id}')"),
     Bad("key that does not match the record", "carrier-tracking",
         lambda o: (b"laposte-" + _k(o), avro(tracking(o))),
-        CONTRACT, lambda o: ("field key: the message key does not match the record "
-                             f"(expected 'laposte:{o}')")),
+        CONTRACT, lambda b: ("field key: the message key does not match the record "
+                             f"(expected 'laposte:{b.order_id}')")),
     Bad("NUL character in a text field", "messages", _nul_body,
         CONTRACT, _as("field body: contains a NUL character (U+0000)")),
     Bad("id longer than an id may be", "orders",
@@ -275,10 +290,15 @@ CATALOGUE: list[Bad] = [
                       "have")),
     Bad("oversized value", "messages",
         lambda o: _big_message(o, DEFAULT_MAX_RECORD_BYTES + 10),
-        TOO_LARGE, lambda o: ""),  # the reason names the exact size: checked in the test
+        TOO_LARGE, _too_large("value", DEFAULT_MAX_RECORD_BYTES)),
     Bad("value too large even for the DLQ", "messages",
         lambda o: _big_message(o, 1_010_000),
-        TOO_LARGE, lambda o: "", value_kept=False),
+        TOO_LARGE, _too_large("value", DEFAULT_MAX_RECORD_BYTES), kept=False),
+    Bad("oversized key", "orders", lambda o: (b"k" * 600_000, avro(placed(o))),
+        TOO_LARGE, _too_large("key", MAX_KEY_BYTES)),
+    Bad("key too large even for the DLQ", "orders",
+        lambda o: (b"k" * 1_010_000, avro(placed(o))),
+        TOO_LARGE, _too_large("key", MAX_KEY_BYTES), kept=False),
 ]
 
 
@@ -377,25 +397,17 @@ def test_bad_input_goes_to_the_dlq_with_its_reason_and_the_consumer_goes_on(run,
     headers = read_headers(letter.headers())
 
     assert letter.topic() == f"{item.topic}.dlq"
-    assert letter.key() == item.key
-    if item.value_kept:
-        assert letter.value() == item.value
+    if item.kept:
+        assert (letter.key(), letter.value()) == (item.key, item.value)
     else:  # the original stays where it was; the letter says where
         assert letter.value() is None
+        assert letter.key() == (None if len(item.key or b"") > MAX_KEY_BYTES else item.key)
     assert headers["kafka_dlt-original-topic"] == item.topic
     assert headers["kafka_dlt-original-partition"] == PARTITION
     assert headers["kafka_dlt-original-offset"] == item.offset
     assert headers["kafka_dlt-original-consumer-group"] == f"order-cases.{item.topic}"
     assert headers["kafka_dlt-exception-fqcn"] == item.error
-    reason = item.reason(item.order_id)
-    if item.error == TOO_LARGE:
-        size = len(item.value or b"")
-        reason = (f"value of {size} bytes is over the {DEFAULT_MAX_RECORD_BYTES}-byte limit "
-                  "(CASES_MAX_RECORD_BYTES)")
-        if not item.value_kept:
-            reason += (f"; the {size}-byte value is not copied, too large for "
-                       f"{item.topic}.dlq: read it at {item.topic}[{PARTITION}]@{item.offset}")
-    assert headers["kafka_dlt-exception-message"] == reason
+    assert headers["kafka_dlt-exception-message"] == item.reason(item)
 
     # nothing of it was applied ...
     order = db.execute("SELECT state FROM orders WHERE order_id = %s",
