@@ -55,7 +55,8 @@ def consumer_group(topic: str) -> str:
 
 
 class RecordTooLarge(ValueError):
-    """A value over the size this service reads (CASES_MAX_RECORD_BYTES)."""
+    """A key or value over the size this service reads (MAX_KEY_BYTES,
+    CASES_MAX_RECORD_BYTES)."""
 
 
 class MissingKey(ValueError):
@@ -95,7 +96,7 @@ def decode(topic: str, msg: Message, max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         if record["type"] not in TOPICS[topic]:
             raise ContractError("type", f"{record['type']} does not belong on topic {topic}")
         check_contract(record)
-        _check_key(topic, msg.key(), record)
+        _check_key(topic, key, record)
         cause = Cause(topic, msg.partition(), msg.offset(), record["event_id"])
         return Inbound(cause, from_record(record))
     except (DecodeError, ContractError, MissingKey) as exc:
@@ -307,11 +308,12 @@ class TopicConsumer:
         # is too large): they say where the original still is, and the consumer moves on
         # rather than failing on it for ever.
         for msg, letter in too_large:
-            key = msg.key()
-            left = f"the {len(msg.value() or b'')}-byte value is"
+            key, value_size = msg.key(), len(msg.value() or b"")
             if key is not None and len(key) > MAX_KEY_BYTES:
-                left = f"{left[:-3]} and the {len(key)}-byte key are"
+                left = f"the {value_size}-byte value and the {len(key)}-byte key are"
                 key = None
+            else:
+                left = f"the {value_size}-byte value is"
             send(msg, DeadLetter(letter.error, f"{letter.reason}; {left} not copied, too large "
                                  f"for {dlq_topic(self.topic)}: read it at {msg.topic()}"
                                  f"[{msg.partition()}]@{msg.offset()}"), None, key,
