@@ -4,6 +4,9 @@ Connections: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL. Kafka client settings such a
 pass through as CASES_KAFKA_<NAME> (e.g. CASES_KAFKA_SECURITY_PROTOCOL=SASL_SSL becomes
 `security.protocol`). Policy numbers: CASES_POLICY_<FIELD> as ISO-8601-free plain
 durations in seconds, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d).
+
+Secrets (the database password, Kafka passwords and keys) never leave through `repr`:
+`Settings` masks them, so settings may be logged or shown in a traceback.
 """
 
 from __future__ import annotations
@@ -15,8 +18,52 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
 
 from domain.policy import Policy
+
+log = structlog.get_logger("configuration")
+
+#: librdkafka's own limit on a produced message unless `message.max.bytes` says otherwise
+KAFKA_MESSAGE_MAX_BYTES = 1_000_000
+#: room a dead letter needs beside the original key and value (its `kafka_dlt-*` headers)
+DEAD_LETTER_HEADROOM = 64 * 1024
+#: the largest inbound value processed by default; a larger one is a dead letter (half
+#: the broker's default 1 MB limit, so its original bytes fit the DLQ with the headers)
+DEFAULT_MAX_RECORD_BYTES = 512 * 1024
+
+_SECRET_PARTS = ("password", "secret", "oauthbearer.config", "key.pem", "token")
+_MASK = "***"
+
+
+def is_secret(setting: str) -> bool:
+    """A librdkafka setting whose value is a secret (`sasl.password`, `ssl.key.password`,
+    `sasl.oauthbearer.client.secret`, `ssl.key.pem`, ...)."""
+    return any(part in setting for part in _SECRET_PARTS)
+
+
+def is_security(setting: str) -> bool:
+    """A librdkafka setting about authentication or encryption."""
+    return setting == "security.protocol" or setting.startswith(("sasl.", "ssl."))
+
+
+#: `password=...` in a URL's query (up to the next &) or a libpq key=value string
+_DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
+
+
+def mask_database_url(url: str) -> str:
+    """The URL (or libpq key=value string) with its password replaced by ***."""
+    masked = _DSN_PASSWORD.sub(lambda m: m.group(1) + _MASK, url)
+    try:
+        parts = urlsplit(masked)
+    except ValueError:
+        return masked
+    if parts.password is None:
+        return masked
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:{_MASK}@{host}"))
 
 
 class ConfigurationError(ValueError):
@@ -54,11 +101,33 @@ class Settings:
     batch_size: int = 500
     poll_timeout: float = 0.5
     sweep_interval: float = 30.0
+    #: an inbound value larger than this is a dead letter, checked before decoding
+    max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
     def kafka(self, **overrides: Any) -> dict[str, Any]:
-        """librdkafka configuration for one client."""
-        return {"bootstrap.servers": self.kafka_bootstrap_servers, **self.kafka_extra,
-                **overrides}
+        """librdkafka configuration for one client: the deployment's settings, then the
+        client's own. Where both name a setting, the deployment's security settings
+        (security.protocol, sasl.*, ssl.*) win; any other is the client's, with a warning
+        that names it (never its value), so no setting is dropped silently."""
+        config = {"bootstrap.servers": self.kafka_bootstrap_servers, **self.kafka_extra}
+        for name, value in overrides.items():
+            if name in self.kafka_extra and self.kafka_extra[name] != value:
+                if is_security(name):
+                    continue
+                log.warning("kafka_setting_overridden", setting=name)
+            config[name] = value
+        return config
+
+    def __repr__(self) -> str:
+        kafka = {k: _MASK if is_secret(k) else v for k, v in self.kafka_extra.items()}
+        return (f"Settings(kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, "
+                f"database_url={mask_database_url(self.database_url)!r}, "
+                f"policy={self.policy!r}, kafka_extra={kafka!r}, "
+                f"batch_size={self.batch_size!r}, poll_timeout={self.poll_timeout!r}, "
+                f"sweep_interval={self.sweep_interval!r}, "
+                f"max_record_bytes={self.max_record_bytes!r})")
+
+    __str__ = __repr__
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
@@ -76,8 +145,16 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
     try:
         batch_size = int(env.get("CASES_BATCH_SIZE", "500"))
         sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "30"))
+        max_record_bytes = int(env.get("CASES_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
+        message_max_bytes = int(extra.get("message.max.bytes", KAFKA_MESSAGE_MAX_BYTES))
     except ValueError as exc:
         raise ConfigurationError(f"bad number in the environment: {exc}") from None
+    # a record just under the limit that breaks the contract must still fit the DLQ
+    ceiling = message_max_bytes - DEAD_LETTER_HEADROOM
+    if not 1 <= max_record_bytes <= ceiling:
+        raise ConfigurationError(
+            f"CASES_MAX_RECORD_BYTES must be between 1 and {ceiling} (the Kafka message "
+            f"limit {message_max_bytes} less {DEAD_LETTER_HEADROOM} for dead-letter headers)")
     return Settings(
         kafka_bootstrap_servers=_required(env, "KAFKA_BOOTSTRAP_SERVERS") if need_kafka
         else env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
@@ -87,4 +164,5 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         kafka_extra=extra,
         batch_size=batch_size,
         sweep_interval=sweep_interval,
+        max_record_bytes=max_record_bytes,
     )

@@ -19,6 +19,9 @@ EXCEPTION_FQCN = "kafka_dlt-exception-fqcn"
 EXCEPTION_MESSAGE = "kafka_dlt-exception-message"
 EXCEPTION_STACKTRACE = "kafka_dlt-exception-stacktrace"
 
+#: a reason is a sentence; cut, it can never make a dead letter too large for its topic
+MAX_REASON = 1000
+
 _TIMESTAMP_TYPES = {0: "NO_TIMESTAMP_TYPE", 1: "CREATE_TIME", 2: "LOG_APPEND_TIME"}
 
 
@@ -32,6 +35,8 @@ class DeadLetter:
 
 def dlq_headers(msg: Message, group: str, letter: DeadLetter) -> list[tuple[str, bytes]]:
     ts_type, ts = msg.timestamp()
+    reason = letter.reason if len(letter.reason) <= MAX_REASON else (
+        letter.reason[:MAX_REASON] + "...")
     return [
         (ORIGINAL_TOPIC, msg.topic().encode()),
         (ORIGINAL_PARTITION, struct.pack(">i", msg.partition())),
@@ -40,8 +45,8 @@ def dlq_headers(msg: Message, group: str, letter: DeadLetter) -> list[tuple[str,
         (ORIGINAL_TIMESTAMP_TYPE, _TIMESTAMP_TYPES.get(ts_type, "CREATE_TIME").encode()),
         (ORIGINAL_CONSUMER_GROUP, group.encode()),
         (EXCEPTION_FQCN, letter.error.encode()),
-        (EXCEPTION_MESSAGE, letter.reason.encode()),
-        (EXCEPTION_STACKTRACE, f"{letter.error}: {letter.reason}".encode()),
+        (EXCEPTION_MESSAGE, reason.encode()),
+        (EXCEPTION_STACKTRACE, f"{letter.error}: {reason}".encode()),
     ]
 
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 import psycopg
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from tenacity import Retrying, retry_if_exception_type, stop_never, wait_exponential
+from tenacity import Retrying, retry_if_exception, stop_never, wait_exponential
 
-from configuration import Settings
+from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
 from consumers.dlq import DeadLetter, dlq_headers
 from domain.records import from_record
 from schemas import TOPICS, dlq_topic, record_key
@@ -32,29 +32,79 @@ from storage.unit_of_work import unit_of_work
 log = structlog.get_logger("consumers")
 
 
+#: what one record's values can make the database or the rules raise (text it cannot
+#: store, a key too long to index, a number out of range): such a record is dead-lettered
+#: alone rather than failing its batch again on every retry
+RECORD_ERRORS: tuple[type[Exception], ...] = (
+    psycopg.DataError, psycopg.errors.ProgramLimitExceeded, ValueError, OverflowError)
+
+
+def _database_away(exc: BaseException) -> bool:
+    """Worth retrying the same batch: the database, not a record, is the problem."""
+    return (isinstance(exc, psycopg.OperationalError)
+            and not isinstance(exc, psycopg.errors.ProgramLimitExceeded))
+
+
+#: ids are at most 128 characters, so no key of the contract (order id, or carrier and
+#: tracking number) takes more than 1028 bytes of UTF-8
+MAX_KEY_BYTES = 2048
+
+
 def consumer_group(topic: str) -> str:
     return f"order-cases.{topic}"
 
 
-def decode(topic: str, msg: Message) -> Inbound | DeadLetter:
-    """The record in a message, or why it is a dead letter."""
-    codec = shared_codec()
+class RecordTooLarge(ValueError):
+    """A key or value over the size this service reads (MAX_KEY_BYTES,
+    CASES_MAX_RECORD_BYTES)."""
+
+
+class MissingKey(ValueError):
+    """A message without a key, or with an empty one: the contract keys every topic."""
+
+
+def _qualified(kind: type[BaseException]) -> str:
+    """The exception's class as the `kafka_dlt-exception-fqcn` header names it."""
+    return f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _check_key(topic: str, key: bytes | None, record: dict) -> None:
+    expected = record_key(topic, record)
+    if key is None:
+        raise MissingKey(f"the message has no key (expected {expected!r})")
+    if not key:
+        raise MissingKey(f"the message key is empty (expected {expected!r})")
+    if key.decode(errors="replace") != expected:
+        raise ContractError("key", f"the message key does not match the record "
+                                   f"(expected {expected!r})")
+
+
+def decode(topic: str, msg: Message, max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
+           ) -> Inbound | DeadLetter:
+    """The record in a message, or why it is a dead letter. Never raises: whatever is
+    wrong with one record must not stop the consumer (DESIGN.md, Guarantees)."""
+    key, value = msg.key(), msg.value()
+    if key is not None and len(key) > MAX_KEY_BYTES:  # no key of the contract is this long
+        return DeadLetter(_qualified(RecordTooLarge),
+                          f"key of {len(key)} bytes is over the {MAX_KEY_BYTES}-byte limit")
+    if value is not None and len(value) > max_bytes:  # checked before any decoding
+        return DeadLetter(_qualified(RecordTooLarge),
+                          f"value of {len(value)} bytes is over the {max_bytes}-byte limit "
+                          "(CASES_MAX_RECORD_BYTES)")
     try:
-        record = codec.decode(msg.value())
+        record = shared_codec().decode(value)
         if record["type"] not in TOPICS[topic]:
             raise ContractError("type", f"{record['type']} does not belong on topic {topic}")
         check_contract(record)
-        key = msg.key()
-        expected = record_key(topic, record)
-        if key is None or key.decode(errors="replace") != expected:
-            raise ContractError("key", "the message key does not match the record "
-                                       f"(expected {expected!r})")
-    except DecodeError as exc:
-        return DeadLetter("schemas.codec.DecodeError", str(exc))
-    except ContractError as exc:
-        return DeadLetter("schemas.json_form.ContractError", str(exc))
-    cause = Cause(topic, msg.partition(), msg.offset(), record["event_id"])
-    return Inbound(cause, from_record(record))
+        _check_key(topic, key, record)
+        cause = Cause(topic, msg.partition(), msg.offset(), record["event_id"])
+        return Inbound(cause, from_record(record))
+    except (DecodeError, ContractError, MissingKey) as exc:
+        return DeadLetter(_qualified(type(exc)), str(exc))
+    except Exception as exc:  # a case no check foresaw: still the record's, not ours
+        log.error("undecodable_record", topic=topic, partition=msg.partition(),
+                  offset=msg.offset(), error=_qualified(type(exc)))
+        return DeadLetter(_qualified(type(exc)), str(exc) or type(exc).__name__)
 
 
 @dataclass
@@ -152,16 +202,20 @@ class TopicConsumer:
                     self.log.warning("consume_error", error=str(msg.error()))
                 continue
             by_position[(msg.partition(), msg.offset())] = msg
-            decoded = decode(self.topic, msg)
+            decoded = decode(self.topic, msg, self.settings.max_record_bytes)
             if isinstance(decoded, DeadLetter):
                 dead.append((msg, decoded))
             else:
                 good.append(decoded)
 
-        outcome = self._apply(consumer, good)
+        outcome, failed = self._apply_isolating(consumer, good)
         for item, reason in outcome.invalid:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter("domain.order.InvalidRecord", reason)))
+        for item, exc in failed:
+            msg = by_position[(item.cause.partition, item.cause.offset)]
+            dead.append((msg, DeadLetter(_qualified(type(exc)),
+                                         (str(exc).splitlines() or [type(exc).__name__])[0])))
         self._dead_letter(producer, dead)
 
         report = BatchReport(len(by_position), outcome.applied, outcome.duplicates, len(dead),
@@ -170,6 +224,30 @@ class TopicConsumer:
         if self.on_batch is not None:
             self.on_batch(report)
         return report
+
+    def _apply_isolating(self, consumer: Consumer, good: list[Inbound],
+                         ) -> tuple[BatchOutcome, list[tuple[Inbound, Exception]]]:
+        """The batch in one transaction; if a record's values make it fail, each record in
+        its own transaction, in order, so only the culprits fail (as dead letters)."""
+        try:
+            return self._apply(consumer, good), []
+        except RECORD_ERRORS as exc:
+            self.log.error("batch_failed_retrying_one_by_one", records=len(good),
+                           error=_qualified(type(exc)))
+        outcome, failed = BatchOutcome(), []
+        for item in good:
+            try:
+                one = self._apply(consumer, [item])
+            except RECORD_ERRORS as exc:
+                self.log.error("record_failed", partition=item.cause.partition,
+                               offset=item.cause.offset, error=_qualified(type(exc)))
+                failed.append((item, exc))
+                continue
+            outcome.applied += one.applied
+            outcome.duplicates += one.duplicates
+            outcome.events += one.events
+            outcome.invalid += one.invalid
+        return outcome, failed
 
     def _apply(self, consumer: Consumer, good: list[Inbound]) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away
@@ -189,7 +267,7 @@ class TopicConsumer:
                 self._conn.close()
 
         retrying = Retrying(
-            retry=retry_if_exception_type(psycopg.OperationalError),
+            retry=retry_if_exception(_database_away),
             wait=wait_exponential(multiplier=0.2, max=10),
             stop=stop_never,
             before_sleep=before_sleep,
@@ -210,18 +288,52 @@ class TopicConsumer:
         if not dead:
             return
         failures: list[str] = []
+        too_large: list[tuple[Message, DeadLetter]] = []
 
-        def delivered(err: KafkaError | None, _msg: Message) -> None:
-            if err is not None:
-                failures.append(str(err))
+        def send(msg: Message, letter: DeadLetter, value: bytes | None,
+                 key: bytes | None, last_resort: bool = False) -> None:
+            def delivered(err: KafkaError | None, _sent: Message) -> None:
+                if err is None:
+                    return
+                if not last_resort and err.code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    too_large.append((msg, letter))  # the broker refused it: see below
+                else:
+                    failures.append(str(err))
+
+            try:
+                producer.produce(dlq_topic(self.topic), key=key, value=value,
+                                 headers=dlq_headers(msg, self.group, letter),
+                                 on_delivery=delivered)
+            except KafkaException as exc:
+                if last_resort or exc.args[0].code() != KafkaError.MSG_SIZE_TOO_LARGE:
+                    raise
+                too_large.append((msg, letter))
 
         for msg, letter in dead:
-            producer.produce(dlq_topic(self.topic), key=msg.key(), value=msg.value(),
-                             headers=dlq_headers(msg, self.group, letter), on_delivery=delivered)
+            send(msg, letter, msg.value(), msg.key())
             # the reason names a field, never its value's personal data in the log
             self.log.warning("dead_letter", partition=msg.partition(), offset=msg.offset(),
                              error=letter.error)
         remaining = producer.flush(30)
+        # An original too large for the DLQ with its headers (possible only above
+        # CASES_MAX_RECORD_BYTES) goes as headers alone (and its key, unless that is what
+        # is too large): they say where the original still is, and the consumer moves on
+        # rather than failing on it for ever.
+        for msg, letter in too_large:
+            key, value_size = msg.key(), len(msg.value() or b"")
+            if key is not None and len(key) > MAX_KEY_BYTES:
+                left = f"the {value_size}-byte value and the {len(key)}-byte key are"
+                key = None
+            else:
+                left = f"the {value_size}-byte value is"
+            send(msg, DeadLetter(letter.error, f"{letter.reason}; {left} not copied, too large "
+                                 f"for {dlq_topic(self.topic)}: read it at {msg.topic()}"
+                                 f"[{msg.partition()}]@{msg.offset()}"), None, key,
+                 last_resort=True)
+            self.log.warning("dead_letter_without_value", partition=msg.partition(),
+                             offset=msg.offset(), bytes=len(msg.value() or b""))
+        if too_large:
+            remaining = producer.flush(30)
         if failures or remaining:
             raise KafkaException(f"dead letters not acknowledged: {failures or remaining}")
 

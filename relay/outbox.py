@@ -15,6 +15,7 @@ import time
 import psycopg
 import structlog
 from confluent_kafka import KafkaError, Message, Producer
+from psycopg import sql
 
 from configuration import Settings
 from schemas import CASE_EVENTS_TOPIC
@@ -56,7 +57,8 @@ class OutboxRelay:
         else:
             return
         log.info("relay_leading")
-        conn.execute(f"LISTEN {CASE_EVENTS_CHANNEL}")
+        # LISTEN takes no parameters: the channel is composed as an identifier
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CASE_EVENTS_CHANNEL)))
         while not self.stop.is_set():
             if self.publish_once(conn, producer) == 0:
                 # sleep until a consumer commits case events (or a second passes)

@@ -69,24 +69,131 @@ class Codec:
 
     def decode(self, data: bytes | None) -> dict[str, Any]:
         if not data:
-            raise DecodeError("empty value")
+            raise DecodeError("empty value (no bytes: a tombstone or an empty record)")
         if data[:2] != MARKER:
-            raise DecodeError("not Avro single-object encoding (no C3 01 marker)")
+            raise DecodeError(_not_single_object(data))
         if len(data) < HEADER_LENGTH:
-            raise DecodeError("truncated header")
+            raise DecodeError(f"truncated header: {len(data)} bytes, where the marker and "
+                              f"fingerprint alone take {HEADER_LENGTH}")
         writer = self.by_fingerprint.get(data[2:HEADER_LENGTH])
         if writer is None:
-            raise DecodeError(f"unknown schema fingerprint {data[2:HEADER_LENGTH].hex()}")
+            raise DecodeError(f"unknown schema fingerprint {data[2:HEADER_LENGTH].hex()} "
+                              "(no current or retired schema has it)")
         reader = self.current[writer.type_name]
         body = io.BytesIO(data[HEADER_LENGTH:])
         try:
             record = schemaless_reader(body, writer.parsed, reader.parsed)
-        except (EOFError, ValueError, IndexError, TypeError, UnicodeDecodeError) as exc:
-            raise DecodeError(f"cannot decode {writer.type_name} body: {exc}") from exc
+        except Exception as exc:  # foreign bytes may fail in any way: all are theirs
+            raise _body_error(writer, data[HEADER_LENGTH:], exc) from exc
         if body.tell() != len(data) - HEADER_LENGTH:
             raise DecodeError(f"{len(data) - HEADER_LENGTH - body.tell()} bytes after the record")
         assert isinstance(record, dict)
         return record
+
+
+def _not_single_object(data: bytes) -> str:
+    """Why bytes without our marker are not ours, naming the look-alikes seen in practice."""
+    if data[:1] == b"\x00" and len(data) >= 5:
+        schema_id = int.from_bytes(data[1:5], "big")
+        return ("Confluent Schema Registry framing (magic byte 0, schema id "
+                f"{schema_id}), not Avro single-object encoding (C3 01)")
+    if data[:1] == MARKER[:1] and len(data) >= 2:
+        return f"wrong single-object marker C3 {data[1]:02X} (expected C3 01)"
+    return "not Avro single-object encoding (no C3 01 marker)"
+
+
+def _named_types(schema: Any, found: dict[str, Any]) -> dict[str, Any]:
+    """Every named type (record, enum, fixed) defined in a parsed schema, by full name."""
+    if isinstance(schema, list):
+        for branch in schema:
+            _named_types(branch, found)
+    elif isinstance(schema, dict):
+        if schema.get("type") in ("record", "enum", "fixed") and "name" in schema:
+            found.setdefault(schema["name"], schema)
+        for field in schema.get("fields", []):
+            _named_types(field["type"], found)
+        for key in ("items", "values"):
+            if key in schema:
+                _named_types(schema[key], found)
+    return found
+
+
+def _read_long(data: bytes) -> int | None:
+    """The zigzag varint at the start of `data` (Avro's int and long), if complete."""
+    value = shift = 0
+    for byte in data[:10]:
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return (value >> 1) ^ -(value & 1)
+        shift += 7
+    return None
+
+
+_ENDS = "the body ends inside this field (truncated, or written without it)"
+
+
+def _explain(schema: Any, rest: bytes, exc: Exception) -> str:
+    """What is wrong with the field of type `schema` whose bytes start `rest`."""
+    kind = schema if isinstance(schema, str) else schema.get("type")
+    logical = schema.get("logicalType") if isinstance(schema, dict) else None
+    if kind not in ("int", "long", "enum", "string", "bytes"):
+        return _ENDS if isinstance(exc, EOFError) else _exception_text(exc)
+    number = _read_long(rest)  # these all start with a zigzag varint
+    if number is None:
+        return _ENDS
+    if kind == "enum":
+        name = schema["name"].rsplit(".", 1)[-1]
+        return (f"symbol index {number} is not one of the {len(schema['symbols'])} symbols "
+                f"of {name} ({', '.join(schema['symbols'])})")
+    if logical in ("timestamp-millis", "date"):
+        return f"{logical} value {number} is beyond any calendar date"
+    if kind in ("string", "bytes"):
+        if number < 0:
+            return f"negative length {number}"
+        if number > len(rest):
+            return (f"its length, {number} bytes, runs past the end of the body "
+                    "(truncated, or written without it)")
+        if isinstance(exc, UnicodeDecodeError):
+            return f"the {number}-byte string is not UTF-8"
+    return _ENDS if isinstance(exc, EOFError) else _exception_text(exc)
+
+
+def _exception_text(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _locate(record: dict[str, Any], named: dict[str, Any], body: bytes,
+            path: str) -> tuple[str, str] | None:
+    """The dotted path of the first field of `record` that cannot be read from `body`,
+    and why; None when every field reads. Avro binary carries no field names, so this
+    re-reads growing prefixes of the schema (only ever on the error path)."""
+    fields = record["fields"]
+    position = 0
+    for count, field in enumerate(fields, start=1):
+        stream = io.BytesIO(body)
+        try:
+            schemaless_reader(stream, {**record, "fields": fields[:count]}, None)
+        except Exception as exc:  # the same foreign bytes, re-read
+            where = f"{path}{field['name']}"
+            schema = field["type"]
+            schema = named.get(schema, schema) if isinstance(schema, str) else schema
+            if isinstance(schema, dict) and schema.get("type") == "record":
+                inner = _locate(schema, named, body[position:], f"{where}.")
+                if inner is not None:
+                    return inner
+            return where, _explain(schema, body[position:], exc)
+        position = stream.tell()
+    return None
+
+
+def _body_error(writer: RecordSchema, body: bytes, exc: Exception) -> DecodeError:
+    """A DecodeError naming the first field of the body that cannot be read."""
+    found = _locate(writer.parsed, _named_types(writer.parsed, {}), body, "")
+    if found is None:  # every field reads: the retired writer cannot become the current
+        return DecodeError(f"cannot read {writer.type_name} written with retired schema "
+                           f"{writer.fingerprint.hex()} as the current one: {exc}")
+    return DecodeError(f"cannot decode {writer.type_name} body at field {found[0]}: "
+                       f"{found[1]}")
 
 
 @cache

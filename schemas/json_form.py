@@ -22,6 +22,13 @@ class ContractError(ValueError):
         self.message = message
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """A value as an error message quotes it: its repr, cut short, so a reason (a DLQ
+    header, a line on stderr) stays small whatever a producer sent."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
 _PRIMITIVE_NAMES = {"string": "a string", "long": "an integer", "int": "an integer",
                     "boolean": "true or false", "null": "null"}
 
@@ -32,7 +39,7 @@ def _parse_timestamp(value: Any, path: str) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ContractError(path, f"not an ISO-8601 timestamp: {value!r}") from None
+        raise ContractError(path, f"not an ISO-8601 timestamp: {shown(value)}") from None
     if parsed.tzinfo is None:
         raise ContractError(path, "timestamp needs a UTC offset, e.g. 'Z'")
     return parsed.astimezone(dt.timezone.utc)
@@ -44,7 +51,7 @@ def _parse_date(value: Any, path: str) -> dt.date:
     try:
         return dt.date.fromisoformat(value)
     except ValueError:
-        raise ContractError(path, f"not an ISO date: {value!r}") from None
+        raise ContractError(path, f"not an ISO date: {shown(value)}") from None
 
 
 def _convert(value: Any, schema: Any, path: str) -> Any:
@@ -84,7 +91,8 @@ def _convert(value: Any, schema: Any, path: str) -> Any:
         return out
     if kind == "enum":
         if value not in schema["symbols"]:
-            raise ContractError(path, f"{value!r} is not one of {', '.join(schema['symbols'])}")
+            raise ContractError(path, f"{shown(value)} is not one of "
+                                      f"{', '.join(schema['symbols'])}")
         return value
     return _convert_primitive(value, kind, path)
 
@@ -100,7 +108,7 @@ def _convert_primitive(value: Any, kind: str, path: str) -> Any:
     if ok is None:
         raise ContractError(path, f"unsupported schema type {kind}")
     if not ok:
-        raise ContractError(path, f"expected {_PRIMITIVE_NAMES[kind]}, got {value!r}")
+        raise ContractError(path, f"expected {_PRIMITIVE_NAMES[kind]}, got {shown(value)}")
     return value
 
 
@@ -112,7 +120,7 @@ def from_json(topic: str, obj: Any, codec: Codec | None = None) -> dict[str, Any
     record_type = obj.get("type")
     allowed = TOPICS[topic]
     if record_type not in allowed:
-        raise ContractError("type", f"{record_type!r} is not a record type of topic {topic} "
+        raise ContractError("type", f"{shown(record_type)} is not a record type of topic {topic} "
                                     f"({', '.join(allowed)})")
     record = _convert(obj, codec.current[record_type].parsed, "")
     check_contract(record)
@@ -138,33 +146,66 @@ EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
 LATEST = dt.datetime(2100, 1, 1, tzinfo=dt.timezone.utc)
 _ID_FIELDS = ("event_id", "order_id", "buyer_id", "seller_id", "actor_id", "sender_id",
               "payment_id", "refund_id", "carrier", "tracking_number")
+_DATE_FIELDS = ("ship_by", "estimated_delivery")
+#: ids are primary keys: PostgreSQL refuses a btree entry over 2704 bytes, and a parcel's
+#: key joins carrier, tracking number and order id (3 x 128 characters, 4 bytes at most each)
+ID_MAX_LENGTH = 128
+#: the largest integer a JSON number carries exactly (the JSON form, downstream readers);
+#: it also keeps any order's sum of refunds far inside Avro's long
+AMOUNT_MAX = 2**53 - 1
 
 
 def _check_money(money: dict[str, Any], path: str) -> None:
     if money["amount_minor"] < 0:
         raise ContractError(f"{path}.amount_minor", "must not be negative")
+    if money["amount_minor"] > AMOUNT_MAX:
+        raise ContractError(f"{path}.amount_minor", f"is more than {AMOUNT_MAX} (2^53 - 1)")
     currency = money["currency"]
     if len(currency) != 3 or not currency.isascii() or not currency.isupper():
-        raise ContractError(f"{path}.currency", f"{currency!r} is not an ISO 4217 code")
+        raise ContractError(f"{path}.currency", f"{shown(currency)} is not an ISO 4217 code")
 
 
 def _check_address(address: dict[str, Any], path: str) -> None:
     country = address["country"]
     if len(country) != 2 or not country.isascii() or not country.isupper():
-        raise ContractError(f"{path}.country", f"{country!r} is not an ISO 3166-1 alpha-2 code")
+        raise ContractError(f"{path}.country",
+                            f"{shown(country)} is not an ISO 3166-1 alpha-2 code")
     for field in ("line1", "postal_code"):
         if not address[field].strip():
             raise ContractError(f"{path}.{field}", "must not be empty")
 
 
+def _check_text(value: Any, path: str) -> None:
+    """No string may hold U+0000: PostgreSQL text and jsonb cannot store it, and a record
+    the database refuses would otherwise fail its whole batch."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ContractError(path, "contains a NUL character (U+0000)")
+    elif isinstance(value, dict):
+        for name, inner in value.items():
+            _check_text(inner, f"{path}.{name}" if path else name)
+
+
 def check_contract(record: dict[str, Any]) -> None:
-    """What the contract asks beyond the Avro types: ids present, sane money and times."""
+    """What the contract asks beyond the Avro types: ids present and of a sane length,
+    text the database can store, sane money, times and dates."""
+    _check_text(record, "")
     for field in _ID_FIELDS:
-        if field in record and not str(record[field]).strip():
-            raise ContractError(field, "must not be empty")
+        if field in record:
+            if not str(record[field]).strip():
+                raise ContractError(field, "must not be empty")
+            if len(record[field]) > ID_MAX_LENGTH:
+                raise ContractError(field, f"is {len(record[field])} characters long, more "
+                                           f"than the {ID_MAX_LENGTH} an id may have")
     occurred_at = record["occurred_at"]
     if not EARLIEST <= occurred_at < LATEST:
-        raise ContractError("occurred_at", f"{occurred_at.isoformat()} is out of range")
+        raise ContractError("occurred_at", f"{occurred_at.isoformat()} is outside "
+                                           f"{EARLIEST.date()} to {LATEST.date()}")
+    for field in _DATE_FIELDS:
+        day = record.get(field)
+        if day is not None and not EARLIEST.date() <= day < LATEST.date():
+            raise ContractError(field, f"{day.isoformat()} is outside "
+                                       f"{EARLIEST.date()} to {LATEST.date()}")
     for field in ("total", "amount"):
         if field in record:
             _check_money(record[field], field)

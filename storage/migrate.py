@@ -16,9 +16,15 @@ def yoyo_url(database_url: str) -> str:
 
 
 def migrate(database_url: str) -> int:
-    """Apply what is not applied yet; return how many migrations ran."""
+    """Apply what is not applied yet; return how many migrations ran.
+
+    Looks before it locks: with nothing to apply it only reads yoyo's tables, so the
+    service's runtime role, which may not write them (docs/database-role.md), starts;
+    with something to apply it needs the owner role (`cases setup` as the owner)."""
     backend = get_backend(yoyo_url(database_url))
     migrations = read_migrations(str(MIGRATIONS))
+    if not backend.to_apply(migrations):
+        return 0
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
