@@ -92,7 +92,7 @@ class DeadLetterEntry:
         return dict(self.__dict__)
 
 
-def _consumer(settings: Settings, topic: str) -> Consumer:
+def redrive_consumer(settings: Settings, topic: str) -> Consumer:
     return Consumer(settings.kafka(**{
         "group.id": redrive_group(topic),
         "enable.auto.commit": False,  # committed by hand after each batch is safe
@@ -134,7 +134,7 @@ def _read(consumer: Consumer, name: str, ranges: dict[int, tuple[int, int]],
 
 
 def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
-    consumer = _consumer(settings, topic)
+    consumer = redrive_consumer(settings, topic)
     name = dlq_topic(topic)
     try:
         ranges = _ranges(consumer, topic)
@@ -167,7 +167,7 @@ def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
 
 def redrive(settings: Settings, topic: str, progress: Progress | None = None) -> ReplayReport:
     """Retry every dead letter the redrive group has not retried yet."""
-    consumer = _consumer(settings, topic)
+    consumer = redrive_consumer(settings, topic)
     runner = TopicConsumer(topic, settings, group=redrive_group(topic))
     producer = runner.producer()
     name = dlq_topic(topic)

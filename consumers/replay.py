@@ -77,16 +77,20 @@ def plan(consumer: Consumer, topic: str, *, from_offset: int | None = None,
     return [Range(p, starts[p], marks[p][1]) for p in partitions if starts[p] < marks[p][1]]
 
 
-def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
-           from_time: dt.datetime | None = None,
-           progress: Progress | None = None) -> ReplayReport:
-    group = f"order-cases.replay.{topic}.{uuid.uuid4().hex[:8]}"
-    consumer = Consumer(settings.kafka(**{
+def replay_consumer(settings: Settings, group: str) -> Consumer:
+    return Consumer(settings.kafka(**{
         "group.id": group,
         "enable.auto.commit": False,  # the replay moves no group's position
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
     }))
+
+
+def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
+           from_time: dt.datetime | None = None,
+           progress: Progress | None = None) -> ReplayReport:
+    group = f"order-cases.replay.{topic}.{uuid.uuid4().hex[:8]}"
+    consumer = replay_consumer(settings, group)
     runner = TopicConsumer(topic, settings, group=group)
     producer = runner.producer()
     started = time.perf_counter()

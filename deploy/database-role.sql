@@ -4,7 +4,8 @@
 -- member of order_cases_runtime.
 --
 -- Run as the owner (or a superuser), in the service's database, after every migration
--- (it is idempotent, and a new table gets no privilege until it is listed here):
+-- (it is idempotent; a new table, or a new column the service updates, gets no privilege
+-- until it is listed here):
 --   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f deploy/database-role.sql
 -- Then, once, a login role for the service:
 --   CREATE ROLE order_cases_app LOGIN PASSWORD '...' IN ROLE order_cases_runtime;
@@ -48,7 +49,8 @@ GRANT UPDATE (suspended, reason) ON sellers TO order_cases_runtime;
 
 -- The latest carrier status per parcel.
 GRANT SELECT, INSERT ON carrier_reports TO order_cases_runtime;
-GRANT UPDATE (status, occurred_at, delivered_to) ON carrier_reports TO order_cases_runtime;
+GRANT UPDATE (status, occurred_at, delivered_to, event_id) ON carrier_reports
+    TO order_cases_runtime;
 
 -- Which cases carry which tracking number: only ever added.
 GRANT SELECT, INSERT ON case_proofs TO order_cases_runtime;

@@ -78,10 +78,18 @@ def tracking_key(carrier: str, tracking_number: str) -> str:
 _INSTANT = dt.timedelta(microseconds=1)
 
 
-def happened(record: InboundRecord) -> tuple[dt.datetime, int, str]:
-    """The order records happened in: by time, an order's placing first among equals,
-    then by event id so that every arrival order sorts the same way."""
-    return record.occurred_at, 0 if isinstance(record, OrderPlaced) else 1, record.event_id
+def happened(record: InboundRecord) -> tuple[dt.datetime, int]:
+    """The order records happened in: by time; at the same instant, by the kind of record
+    (the order's placing first), so that every arrival order sorts them alike. Records of
+    one kind at one instant keep their arrival order, which their topic's partition fixes
+    (sorts are stable)."""
+    return record.occurred_at, _SAME_INSTANT_RANK.get(type(record), 3)
+
+
+_SAME_INSTANT_RANK: dict[type, int] = {
+    OrderPlaced: 0, OrderShipped: 1, OrderCancelled: 1, PaymentCaptured: 2, RefundIssued: 2,
+    MessageSent: 4, TrackingUpdated: 5,  # case actions: 3
+}
 
 
 def _kept(record: InboundRecord) -> InboundRecord:

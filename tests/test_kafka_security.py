@@ -15,6 +15,8 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
 
 import cases_cli.commands
+import consumers.redrive
+import consumers.replay
 import consumers.runtime
 import consumers.topics
 import relay.outbox
@@ -102,13 +104,15 @@ def built(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tmp_path: Path,
     monkeypatch.setattr(consumers.topics, "AdminClient", _recorder("admin"))
     monkeypatch.setattr(cases_cli.commands, "Producer", _recorder("publish producer"))
     monkeypatch.setattr(cases_cli.commands, "Consumer", _recorder("events consumer"))
+    monkeypatch.setattr(consumers.replay, "Consumer", _recorder("replay consumer"))
+    monkeypatch.setattr(consumers.redrive, "Consumer", _recorder("redrive consumer"))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = settings_from_env(env)
 
     runtime = TopicConsumer("orders", settings)
     runtime._consumer()
-    runtime._producer()
+    runtime.producer()
     OutboxRelay(settings)._producer()
     create_topics(settings)
     lines = tmp_path / "orders.jsonl"
@@ -117,13 +121,15 @@ def built(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tmp_path: Path,
     publish("orders", str(lines))
     with pytest.raises(CommandError):
         events(from_beginning=True, follow=False)
+    consumers.replay.replay_consumer(settings, "order-cases.replay.orders.test")
+    consumers.redrive.redrive_consumer(settings, "orders")
     return _Recorder.built
 
 
 def test_security_settings_reach_every_client_the_service_builds(built, env):
     assert [kind for kind, _ in built] == [
         "inbound consumer", "dead-letter producer", "relay producer", "admin",
-        "publish producer", "events consumer"]
+        "publish producer", "events consumer", "replay consumer", "redrive consumer"]
     for kind, config in built:
         for name, value in _security(env).items():
             assert config.get(name) == value, (kind, name)

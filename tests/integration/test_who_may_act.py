@@ -23,8 +23,10 @@ from tests.integration.scenario import Scenario
 pytestmark = pytest.mark.integration
 
 OPENED_AT = "2026-03-12T09:00:00Z"
-LATER = "2026-03-15T10:00:00Z"  # past the 3 days before a buyer may escalate
-LATEST = "2026-03-16T10:00:00Z"
+# three days after the opening: the first moment a buyer may escalate, and the seller's
+# deadline to respond; a record at a deadline is decided before the deadline fires, so
+# the platform's inactivity escalation does not come in between
+LATER = "2026-03-15T09:00:00Z"
 
 Record = tuple[str, dict[str, Any]]
 

@@ -14,6 +14,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from domain.order import happened
 from domain.policy import Policy
 from domain.records import Address, InboundRecord, Money
 from service.apply import apply_batch
@@ -104,10 +105,8 @@ def in_time_order(life: dict[str, list[InboundRecord]]) -> list[Step]:
     """Every record as it happened, with a sweeper that never sleeps: the deadlines
     before each record are swept just before it."""
     everything = [(t, r) for t, records in life.items() for r in records]
-    first = [(t, r) for t, r in everything if t == "orders"]
-    rest = sorted((x for x in everything if x[0] != "orders"), key=lambda x: x[1].occurred_at)
-    steps: list[Step] = list(first)
-    for topic, record in rest:
+    steps: list[Step] = []
+    for topic, record in sorted(everything, key=lambda x: happened(x[1])):
         steps += [record.occurred_at - dt.timedelta(microseconds=1), (topic, record)]
     return steps
 
