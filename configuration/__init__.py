@@ -55,10 +55,13 @@ class Settings:
     poll_timeout: float = 0.5
     sweep_interval: float = 30.0
 
-    def kafka(self, **overrides: Any) -> dict[str, Any]:
-        """librdkafka configuration for one client."""
-        return {"bootstrap.servers": self.kafka_bootstrap_servers, **self.kafka_extra,
-                **overrides}
+    def kafka(self, defaults: Mapping[str, Any] | None = None,
+              **overrides: Any) -> dict[str, Any]:
+        """librdkafka configuration for one client: `defaults` give way to the
+        CASES_KAFKA_* settings (tuning such as max.poll.interval.ms), `overrides` do not
+        (what a guarantee rests on, such as enable.auto.offset.store)."""
+        return {"bootstrap.servers": self.kafka_bootstrap_servers, **(defaults or {}),
+                **self.kafka_extra, **overrides}
 
 
 def _required(env: Mapping[str, str], name: str) -> str:
