@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 import structlog
@@ -95,17 +96,20 @@ class TopicConsumer:
 
     # ---- clients -----------------------------------------------------------------------
 
-    def _consumer(self) -> Consumer:
+    def consumer_config(self) -> dict[str, Any]:
         # tuning a deployment may change through CASES_KAFKA_* (e.g. the outage tests
-        # shorten max.poll.interval.ms and session.timeout.ms)
+        # shorten max.poll.interval.ms and session.timeout.ms); the rest it may not
         tuning = {"auto.commit.interval.ms": 1000, "max.poll.interval.ms": 300_000}
-        return Consumer(self.settings.kafka(tuning, **{
+        return self.settings.kafka(tuning, **{
             "group.id": self.group,
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,  # stored only after the database commit
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "cooperative-sticky",
-        }))
+        })
+
+    def _consumer(self) -> Consumer:
+        return Consumer(self.consumer_config())
 
     def _producer(self) -> Producer:
         return Producer(self.settings.kafka(**{"enable.idempotence": True, "linger.ms": 5}))

@@ -14,10 +14,10 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -167,14 +167,14 @@ def stack() -> Iterator[Stack]:
 # ---- what the broker and the database say ------------------------------------------
 
 def committed(settings: Settings, topic: str) -> dict[int, int]:
-    """The offsets the topic's consumer group has committed, per partition (-1001: none)."""
+    """The offsets the topic's consumer group has committed, per partition."""
     consumer = Consumer(settings.kafka(**{"group.id": consumer_group(topic)}))
     try:
         parts = consumer.committed(
             [TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=20)
     finally:
         consumer.close()
-    return {tp.partition: tp.offset for tp in parts}
+    return {tp.partition: max(tp.offset, 0) for tp in parts}  # none yet: 0, like the end
 
 
 def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
@@ -434,16 +434,14 @@ def test_instance_killed_mid_stream_its_partitions_move_and_nothing_is_lost_or_d
 
     # the stream: each order's OpenCase, then each order's CloseCase, a few at a time
     records = [s.open_case()[1] for s in orders] + [s.close_case()[1] for s in orders]
-    streaming = threading.Thread(target=stream, args=(settings, "case-actions", records, 10))
-    streaming.start()
-    try:
+    with ThreadPoolExecutor(1) as pool:
+        streaming = pool.submit(stream, settings, "case-actions", records, 10)
         victim = instances["actions-a"]
         wait_for(lambda: len([e for e in victim.logged("batch_done") if e["applied"]]) >= 3,
                  60, "the victim to apply a few batches")
-        assert streaming.is_alive(), "the stream ended before the kill"
+        assert not streaming.done(), "the stream ended before the kill"
         victim.kill()
-    finally:
-        streaming.join(120)
+        streaming.result(120)
     wait_assignment(settings, "case-actions",
                     lambda a: a == {"actions-b": list(range(PARTITIONS))},
                     "the survivor to own every partition")
