@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-unit lint example clean
+.PHONY: install run stop test test-slow test-unit lint example clean
 
 install: $(VENV)/.installed
 
@@ -24,7 +24,12 @@ stop:
 # Unit tests, then integration tests against a private broker and database that the
 # test session starts and stops (or KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL when set).
 test: install
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+
+# Outage and rebalance tests (a few minutes): each starts, stops and restarts its own
+# broker and database, whatever KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL say.
+test-slow: install
+	$(PY) -m pytest -m slow
 
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/service

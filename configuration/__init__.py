@@ -104,12 +104,16 @@ class Settings:
     #: an inbound value larger than this is a dead letter, checked before decoding
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
-    def kafka(self, **overrides: Any) -> dict[str, Any]:
-        """librdkafka configuration for one client: the deployment's settings, then the
-        client's own. Where both name a setting, the deployment's security settings
-        (security.protocol, sasl.*, ssl.*) win; any other is the client's, with a warning
-        that names it (never its value), so no setting is dropped silently."""
-        config = {"bootstrap.servers": self.kafka_bootstrap_servers, **self.kafka_extra}
+    def kafka(self, defaults: Mapping[str, Any] | None = None,
+              **overrides: Any) -> dict[str, Any]:
+        """librdkafka configuration for one client: `defaults` give way to the
+        CASES_KAFKA_* settings (tuning such as max.poll.interval.ms); `overrides` are what
+        a guarantee rests on (such as enable.auto.offset.store) and win, except over the
+        deployment's security settings (security.protocol, sasl.*, ssl.*). An override
+        that replaces a deployment setting is logged by name (never its value), so no
+        setting is dropped silently."""
+        config = {"bootstrap.servers": self.kafka_bootstrap_servers, **(defaults or {}),
+                  **self.kafka_extra}
         for name, value in overrides.items():
             if name in self.kafka_extra and self.kafka_extra[name] != value:
                 if is_security(name):

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 import structlog
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
-from tenacity import Retrying, retry_if_exception, stop_never, wait_exponential
+from tenacity import RetryCallState, Retrying, retry_if_exception, wait_exponential
 
 from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
 from consumers.dlq import DeadLetter, dlq_headers
@@ -107,6 +108,10 @@ def decode(topic: str, msg: Message, max_bytes: int = DEFAULT_MAX_RECORD_BYTES,
         return DeadLetter(_qualified(type(exc)), str(exc) or type(exc).__name__)
 
 
+class StopRequested(Exception):
+    """`stop` was set while a batch waited for the database."""
+
+
 @dataclass
 class BatchReport:
     records: int = 0
@@ -131,19 +136,25 @@ class TopicConsumer:
         self.group = self.group or consumer_group(self.topic)
         self.log = log.bind(topic=self.topic, group=self.group)
         self._conn: psycopg.Connection | None = None
+        #: a batch is waiting for the database, its partitions paused (see _apply)
+        self._holding = False
 
     # ---- clients -----------------------------------------------------------------------
 
-    def _consumer(self) -> Consumer:
-        return Consumer(self.settings.kafka(**{
+    def consumer_config(self) -> dict[str, Any]:
+        # tuning a deployment may change through CASES_KAFKA_* (e.g. the outage tests
+        # shorten max.poll.interval.ms and session.timeout.ms); the rest it may not
+        tuning = {"auto.commit.interval.ms": 1000, "max.poll.interval.ms": 300_000}
+        return self.settings.kafka(tuning, **{
             "group.id": self.group,
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,  # stored only after the database commit
-            "auto.commit.interval.ms": 1000,
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "cooperative-sticky",
-            "max.poll.interval.ms": 300_000,
-        }))
+        })
+
+    def _consumer(self) -> Consumer:
+        return Consumer(self.consumer_config())
 
     def producer(self) -> Producer:
         """For dead letters (replay and redrive use it too)."""
@@ -159,20 +170,41 @@ class TopicConsumer:
     def run(self) -> None:
         consumer, producer = self._consumer(), self.producer()
 
+        def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
+            self.log.info("partitions_assigned", partitions=[p.partition for p in partitions])
+            if self._holding and partitions:
+                # Assigned during a database retry (another instance left): keep them
+                # paused too, or the retry's poll(0) would hand over one of their
+                # records that nobody applies while later offsets get stored.
+                c.incremental_assign(partitions)
+                c.pause(partitions)
+
         def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
+            self.log.info("partitions_revoked", partitions=[p.partition for p in partitions])
             try:  # hand over what this instance has applied before another takes over
                 c.commit(asynchronous=False)
             except KafkaException as exc:
                 if exc.args[0].code() != KafkaError._NO_OFFSET:
                     self.log.warning("commit_on_revoke_failed", error=str(exc))
 
-        consumer.subscribe([self.topic], on_revoke=on_revoke)
+        def on_lost(_c: Consumer, partitions: list[TopicPartition]) -> None:
+            # Out of the group (session timeout, max.poll.interval.ms exceeded): the
+            # partitions may have a new owner already, so commit nothing; the offsets
+            # stored for them are dropped and the new owner re-reads from the last commit.
+            self.log.warning("partitions_lost", partitions=[p.partition for p in partitions])
+
+        consumer.subscribe([self.topic], on_assign=on_assign, on_revoke=on_revoke,
+                           on_lost=on_lost)
         self.log.info("consumer_started")
         try:
             while not self.stop.is_set():
                 messages = consumer.consume(self.settings.batch_size, self.settings.poll_timeout)
                 if messages:
                     self._handle(consumer, producer, messages)
+        except StopRequested:
+            # stopped while waiting for the database: the batch stays unapplied and its
+            # offsets unstored, so whoever reads these partitions next applies it
+            self.log.warning("stopped_with_batch_unapplied")
         finally:
             producer.flush(30)
             consumer.close()  # commits the stored offsets and leaves the group
@@ -251,25 +283,31 @@ class TopicConsumer:
 
     def _apply(self, consumer: Consumer, good: list[Inbound]) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away
-        (the partitions are paused meanwhile, so the group keeps this member)."""
+        (every assigned partition is paused meanwhile and poll(0) keeps this member in
+        the group) until it commits or `stop` is set (then StopRequested)."""
         if not good:
             return BatchOutcome()
-        paused: list[TopicPartition] = []
 
-        def before_sleep(state: object) -> None:
-            nonlocal paused
-            if not paused:
-                paused = consumer.assignment()
-                consumer.pause(paused)
-            consumer.poll(0)  # keeps the group membership alive; paused, it returns nothing
-            self.log.warning("database_unavailable_retrying")
+        def before_sleep(state: RetryCallState) -> None:
+            self._holding = True
+            consumer.pause(consumer.assignment())
+            # paused, poll(0) serves group events (rebalances) and returns no record
+            msg = consumer.poll(0)
+            if msg is not None and not msg.error():  # never expected; never drop one
+                consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+            error = state.outcome.exception() if state.outcome else None
+            self.log.warning("database_unavailable_retrying", attempt=state.attempt_number,
+                             wait_seconds=round(state.upcoming_sleep, 3),
+                             error=type(error).__name__)
             if self._conn is not None:
                 self._conn.close()
 
         retrying = Retrying(
             retry=retry_if_exception(_database_away),
             wait=wait_exponential(multiplier=0.2, max=10),
-            stop=stop_never,
+            # SIGTERM during an outage: give the batch up rather than outlive the stop
+            stop=lambda _state: self.stop.is_set(),
+            sleep=self.stop.wait,  # wakes at once on stop
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -279,9 +317,14 @@ class TopicConsumer:
                     conn = self._connection()
                     with unit_of_work(conn, self.settings.policy) as uow:
                         return apply_batch(uow, good, self.settings.policy)
+        except psycopg.OperationalError:
+            if self.stop.is_set():
+                raise StopRequested from None
+            raise
         finally:
-            if paused:
-                consumer.resume(paused)
+            if self._holding:
+                self._holding = False
+                consumer.resume(consumer.assignment())
         raise AssertionError("unreachable")
 
     def _dead_letter(self, producer: Producer, dead: list[tuple[Message, DeadLetter]]) -> None:

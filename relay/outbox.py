@@ -87,7 +87,7 @@ class OutboxRelay:
                     break
                 except BufferError:  # the producer's queue is full: let it drain
                     producer.poll(0.1)
-        remaining = producer.flush(60)
+        remaining = self._await_delivery(producer, started)
         seqs = [seq for seq, _, _ in rows]
         if failed or remaining:
             first_failed = min(failed) if failed else seqs[0]
@@ -100,3 +100,17 @@ class OutboxRelay:
         log.info("relay_published", events=len(seqs),
                  seconds=round(time.perf_counter() - started, 4))
         return len(seqs)
+
+    def _await_delivery(self, producer: Producer, started: float) -> int:
+        """Wait for the broker's answer on every message in flight; return how many are
+        still unanswered (only when stopping). Never give up earlier: a message still
+        queued is delivered once the broker is back, so sending its row again would
+        publish it twice. librdkafka itself fails it after message.timeout.ms, and a
+        failed row is sent again in the next round."""
+        reported = started
+        while (remaining := producer.flush(1.0)) and not self.stop.is_set():
+            if time.perf_counter() - reported >= 10:
+                reported = time.perf_counter()
+                log.warning("relay_waiting_for_broker", in_flight=remaining,
+                            waited_seconds=round(reported - started))
+        return remaining

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from configuration import ConfigurationError, parse_duration, settings_from_env
+from consumers.runtime import TopicConsumer
 from domain.policy import Policy
 
 BASE = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "DATABASE_URL": "postgresql://x/y"}
@@ -32,6 +33,18 @@ def test_kafka_security_settings_pass_through():
     kafka = settings_from_env(env).kafka()
     assert kafka["security.protocol"] == "SASL_SSL"
     assert kafka["sasl.mechanism"] == "SCRAM-SHA-512"
+
+
+def test_kafka_settings_change_the_consumers_tuning_but_not_its_guarantees():
+    default = TopicConsumer("orders", settings_from_env(BASE)).consumer_config()
+    assert default["max.poll.interval.ms"] == 300_000
+    env = {**BASE, "CASES_KAFKA_MAX_POLL_INTERVAL_MS": "8000",
+           "CASES_KAFKA_SESSION_TIMEOUT_MS": "6000",
+           "CASES_KAFKA_ENABLE_AUTO_OFFSET_STORE": "true", "CASES_KAFKA_GROUP_ID": "other"}
+    config = TopicConsumer("orders", settings_from_env(env)).consumer_config()
+    assert (config["max.poll.interval.ms"], config["session.timeout.ms"]) == ("8000", "6000")
+    assert config["enable.auto.offset.store"] is False  # offsets only after the commit
+    assert config["group.id"] == "order-cases.orders"
 
 
 def test_missing_connection_and_bad_durations_are_clear_errors():
