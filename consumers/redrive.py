@@ -28,8 +28,7 @@ from confluent_kafka import (
 
 from configuration import Settings
 from consumers import dlq
-from consumers.replay import Progress, ReplayError, ReplayReport
-from consumers.runtime import TopicConsumer
+from consumers.replay import Progress, ReplayError, ReplayReport, batch_path
 from schemas import dlq_topic
 
 _TIMESTAMP_TYPES = {"NO_TIMESTAMP_TYPE": 0, "CREATE_TIME": 1, "LOG_APPEND_TIME": 2}
@@ -168,12 +167,10 @@ def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
 def redrive(settings: Settings, topic: str, progress: Progress | None = None) -> ReplayReport:
     """Retry every dead letter the redrive group has not retried yet."""
     consumer = redrive_consumer(settings, topic)
-    runner = TopicConsumer(topic, settings, group=redrive_group(topic))
-    producer = runner.producer()
     name = dlq_topic(topic)
     started = time.perf_counter()
     report = ReplayReport()
-    try:
+    with batch_path(settings, topic, redrive_group(topic), consumer) as (runner, producer):
         ranges = _ranges(consumer, topic)
         report.offsets = sum(end - start for start, end in ranges.values())
         for batch in _read(consumer, name, ranges, settings.batch_size,
@@ -189,9 +186,5 @@ def redrive(settings: Settings, topic: str, progress: Progress | None = None) ->
                             asynchronous=False)
             if progress is not None:
                 progress(len(batch), report.offsets)
-    finally:
-        producer.flush(30)
-        consumer.close()
-        runner.close()
     report.seconds = time.perf_counter() - started
     return report

@@ -13,10 +13,11 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from configuration import Settings
 from consumers.runtime import BatchReport, TopicConsumer
@@ -30,21 +31,29 @@ class ReplayError(Exception):
 
 
 @dataclass
-class ReplayReport:
-    offsets: int = 0  # the size of the range (records plus any gaps, e.g. control markers)
-    records: int = 0
-    applied: int = 0
-    duplicates: int = 0
-    dead_letters: int = 0
-    case_events: int = 0
-    seconds: float = 0.0
+class ReplayReport(BatchReport):
+    """The batches' figures summed, over a range of `offsets` offsets (records plus any
+    gaps, e.g. transaction markers)."""
+
+    offsets: int = 0
 
     def add(self, batch: BatchReport) -> None:
-        self.records += batch.records
-        self.applied += batch.applied
-        self.duplicates += batch.duplicates
-        self.dead_letters += batch.dead_letters
-        self.case_events += batch.case_events
+        for name in ("records", "applied", "duplicates", "dead_letters", "case_events"):
+            setattr(self, name, getattr(self, name) + getattr(batch, name))
+
+
+@contextmanager
+def batch_path(settings: Settings, topic: str, group: str,
+               consumer: Consumer) -> Iterator[tuple[TopicConsumer, Producer]]:
+    """The live consumer's batch path for `consumer`'s messages; closes everything after."""
+    runner = TopicConsumer(topic, settings, group=group)
+    producer = runner.producer()
+    try:
+        yield runner, producer
+    finally:
+        producer.flush(30)
+        consumer.close()
+        runner.close()
 
 
 @dataclass(frozen=True)
@@ -91,11 +100,9 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
            progress: Progress | None = None) -> ReplayReport:
     group = f"order-cases.replay.{topic}.{uuid.uuid4().hex[:8]}"
     consumer = replay_consumer(settings, group)
-    runner = TopicConsumer(topic, settings, group=group)
-    producer = runner.producer()
     started = time.perf_counter()
     report = ReplayReport()
-    try:
+    with batch_path(settings, topic, group, consumer) as (runner, producer):
         ranges = plan(consumer, topic, from_offset=from_offset, from_time=from_time)
         report.offsets = sum(r.end - r.start for r in ranges)
         pending = {r.partition: r for r in ranges}
@@ -108,10 +115,6 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
             covered = _advance(consumer, topic, pending)
             if progress is not None and covered:
                 progress(covered, report.offsets)
-    finally:
-        producer.flush(30)
-        consumer.close()
-        runner.close()
     report.seconds = time.perf_counter() - started
     return report
 
