@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 import structlog
@@ -34,6 +35,20 @@ log = structlog.get_logger("consumers")
 
 def consumer_group(topic: str) -> str:
     return f"order-cases.{topic}"
+
+
+def consumer_settings(settings: Settings, group: str, auto_commit: bool = True
+                      ) -> dict[str, Any]:
+    """librdkafka settings of an inbound consumer."""
+    return settings.kafka(**{
+        "group.id": group,
+        "enable.auto.commit": auto_commit,
+        "enable.auto.offset.store": False,  # stored only after the database commit
+        "auto.commit.interval.ms": 1000,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        "max.poll.interval.ms": 300_000,
+    })
 
 
 def decode(topic: str, msg: Message) -> Inbound | DeadLetter:
@@ -59,12 +74,22 @@ def decode(topic: str, msg: Message) -> Inbound | DeadLetter:
 
 @dataclass
 class BatchReport:
+    """What one batch did, and where its time went (seconds per stage; `rules` is the
+    transaction's time outside statements and state (de)serialisation)."""
+
     records: int = 0
     applied: int = 0
     duplicates: int = 0
     dead_letters: int = 0
     case_events: int = 0
     seconds: float = 0.0
+    decode: float = 0.0
+    sql: float = 0.0
+    state: float = 0.0
+    rules: float = 0.0
+    commit: float = 0.0
+    dlq: float = 0.0
+    offsets: float = 0.0
 
 
 @dataclass
@@ -85,15 +110,7 @@ class TopicConsumer:
     # ---- clients -----------------------------------------------------------------------
 
     def _consumer(self) -> Consumer:
-        return Consumer(self.settings.kafka(**{
-            "group.id": self.group,
-            "enable.auto.commit": True,
-            "enable.auto.offset.store": False,  # stored only after the database commit
-            "auto.commit.interval.ms": 1000,
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "cooperative-sticky",
-            "max.poll.interval.ms": 300_000,
-        }))
+        return Consumer(consumer_settings(self.settings, self.group))
 
     def _producer(self) -> Producer:
         return Producer(self.settings.kafka(**{"enable.idempotence": True, "linger.ms": 5}))
@@ -131,6 +148,7 @@ class TopicConsumer:
 
     def _handle(self, consumer: Consumer, producer: Producer, messages: list[Message]) -> None:
         started = time.perf_counter()
+        report = BatchReport()
         good: list[Inbound] = []
         dead: list[tuple[Message, DeadLetter]] = []
         by_position: dict[tuple[int, int], Message] = {}
@@ -145,23 +163,34 @@ class TopicConsumer:
                 dead.append((msg, decoded))
             else:
                 good.append(decoded)
+        decoded_at = time.perf_counter()
+        report.decode = decoded_at - started
 
-        outcome = self._apply(consumer, good)
+        outcome = self._apply(consumer, good, report)
         for item, reason in outcome.invalid:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter("domain.order.InvalidRecord", reason)))
+        stored_from = time.perf_counter()
         self._dead_letter(producer, dead)
+        dead_lettered = time.perf_counter()
         self._store_offsets(consumer, list(by_position.values()))
+        finished = time.perf_counter()
 
-        report = BatchReport(len(by_position), outcome.applied, outcome.duplicates, len(dead),
-                             len(outcome.events), time.perf_counter() - started)
-        self.log.info("batch_done", **report.__dict__)
+        report.records, report.applied, report.duplicates = (
+            len(by_position), outcome.applied, outcome.duplicates)
+        report.dead_letters, report.case_events = len(dead), len(outcome.events)
+        report.dlq, report.offsets = dead_lettered - stored_from, finished - dead_lettered
+        report.seconds = finished - started
+        self.log.info("batch_done", **{k: round(v, 6) if isinstance(v, float) else v
+                                       for k, v in report.__dict__.items()})
         if self.on_batch is not None:
             self.on_batch(report)
 
-    def _apply(self, consumer: Consumer, good: list[Inbound]) -> BatchOutcome:
+    def _apply(self, consumer: Consumer, good: list[Inbound], report: BatchReport
+               ) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away
-        (the partitions are paused meanwhile, so the group keeps this member)."""
+        (the partitions are paused meanwhile, so the group keeps this member). Its stage
+        timings go to `report`."""
         if not good:
             return BatchOutcome()
         paused: list[TopicPartition] = []
@@ -187,8 +216,14 @@ class TopicConsumer:
             for attempt in retrying:
                 with attempt:
                     conn = self._connection()
+                    began = time.perf_counter()
                     with unit_of_work(conn, self.settings.policy) as uow:
-                        return apply_batch(uow, good, self.settings.policy)
+                        outcome = apply_batch(uow, good, self.settings.policy)
+                        applied = time.perf_counter()
+                    report.commit = time.perf_counter() - applied
+                    report.sql, report.state = uow.sql_seconds, uow.state_seconds
+                    report.rules = applied - began - uow.sql_seconds - uow.state_seconds
+                    return outcome
         finally:
             if paused:
                 consumer.resume(paused)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -32,9 +33,24 @@ class PostgresUnitOfWork:
         self.conn = conn
         self.policy = policy
         self.codec = shared_codec()
+        #: time spent in statements and in (de)serialising state, for the batch report
+        self.sql_seconds = 0.0
+        self.state_seconds = 0.0
+
+    def _execute(self, sql: str, params: tuple[Any, ...], prepare: bool | None = True
+                 ) -> psycopg.Cursor[Any]:
+        started = time.perf_counter()
+        try:
+            return self.conn.execute(sql, params, prepare=prepare)
+        finally:
+            self.sql_seconds += time.perf_counter() - started
 
     def _rows(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        return self.conn.execute(sql, params, prepare=True).fetchall()
+        started = time.perf_counter()
+        try:
+            return self.conn.execute(sql, params, prepare=True).fetchall()
+        finally:
+            self.sql_seconds += time.perf_counter() - started
 
     # ---- inbox -------------------------------------------------------------------------
 
@@ -62,7 +78,7 @@ class PostgresUnitOfWork:
     def unclaim(self, event_ids: Iterable[str]) -> None:
         ids = list(event_ids)
         if ids:
-            self.conn.execute("DELETE FROM inbox WHERE event_id = ANY(%s)", (ids,))
+            self._execute("DELETE FROM inbox WHERE event_id = ANY(%s)", (ids,))
 
     # ---- locks and loads ---------------------------------------------------------------
 
@@ -80,7 +96,7 @@ class PostgresUnitOfWork:
         keys = sorted(keys)
         if not keys:
             return {}
-        self.conn.execute(
+        self._execute(
             "INSERT INTO carrier_reports (tracking_key) SELECT unnest(%s::text[]) "
             "ON CONFLICT DO NOTHING", (keys,), prepare=True)
         rows = self._rows(
@@ -107,25 +123,31 @@ class PostgresUnitOfWork:
         ids = sorted(order_ids)
         if not ids:
             return {}
-        self.conn.execute(
+        self._execute(
             "INSERT INTO orders (order_id, state) SELECT unnest(%s::text[]), '{}'::jsonb "
             "ON CONFLICT DO NOTHING", (ids,), prepare=True)
         rows = self._rows(
             "SELECT order_id, state FROM orders WHERE order_id = ANY(%s) "
             "ORDER BY order_id FOR UPDATE", (ids,))
-        return {order_id: _order(order_id, state) for order_id, state in rows}
+        return self._orders(rows)
 
     def lock_due_orders(self, now: dt.datetime, limit: int) -> dict[str, Order]:
         rows = self._rows(
             "SELECT order_id, state FROM orders WHERE due_at <= %s "
             "ORDER BY order_id LIMIT %s FOR UPDATE SKIP LOCKED", (now, limit))
-        return {order_id: _order(order_id, state) for order_id, state in rows}
+        return self._orders(rows)
+
+    def _orders(self, rows: list[tuple[Any, ...]]) -> dict[str, Order]:
+        started = time.perf_counter()
+        orders = {order_id: _order(order_id, state) for order_id, state in rows}
+        self.state_seconds += time.perf_counter() - started
+        return orders
 
     def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]:
         ids = sorted(seller_ids)
         if not ids:
             return {}
-        self.conn.execute(
+        self._execute(
             "INSERT INTO sellers (seller_id) SELECT unnest(%s::text[]) ON CONFLICT DO NOTHING",
             (ids,), prepare=True)
         rows = self._rows(
@@ -143,24 +165,32 @@ class PostgresUnitOfWork:
         proofs: Iterable[tuple[str, str]],
         events: list[RecordedEvent],
     ) -> None:
+        started = time.perf_counter()
         orders = list(orders)
+        order_rows = ([o.order_id for o in orders],
+                      [_dumps(state_json.to_json(o)) for o in orders],
+                      [o.case.state if o.case else None for o in orders],
+                      [o.due_at(self.policy) for o in orders])
+        keys = list(carrier_reports)
+        report_rows = (keys, [carrier_reports[k].status for k in keys],
+                       [carrier_reports[k].occurred_at for k in keys],
+                       [_dumps(state_json.to_json(carrier_reports[k].delivered_to))
+                        if carrier_reports[k].delivered_to else None for k in keys])
+        event_rows = self._event_rows(events) if events else None
+        self.state_seconds += time.perf_counter() - started
+
         if orders:
-            due = [o.due_at(self.policy) for o in orders]
-            self.conn.execute(
+            self._execute(
                 """
                 UPDATE orders SET state = v.state, case_state = v.case_state,
                                   due_at = v.due_at, updated_at = now()
                 FROM unnest(%s::text[], %s::jsonb[], %s::text[], %s::timestamptz[])
                      AS v(order_id, state, case_state, due_at)
                 WHERE orders.order_id = v.order_id
-                """,
-                ([o.order_id for o in orders],
-                 [_dumps(state_json.to_json(o)) for o in orders],
-                 [o.case.state if o.case else None for o in orders], due),
-                prepare=True)
+                """, order_rows)
         sellers = list(sellers)
         if sellers:
-            self.conn.execute(
+            self._execute(
                 """
                 UPDATE sellers SET suspended = v.suspended, reason = v.reason
                 FROM unnest(%s::text[], %s::boolean[], %s::text[])
@@ -169,61 +199,54 @@ class PostgresUnitOfWork:
                   AND (sellers.suspended, sellers.reason) IS DISTINCT FROM (v.suspended, v.reason)
                 """,
                 ([s.seller_id for s in sellers], [s.suspended for s in sellers],
-                 [s.reason for s in sellers]),
-                prepare=True)
-        if carrier_reports:
-            keys = list(carrier_reports)
-            self.conn.execute(
+                 [s.reason for s in sellers]))
+        if keys:
+            self._execute(
                 """
                 UPDATE carrier_reports SET status = v.status, occurred_at = v.occurred_at,
                                            delivered_to = v.delivered_to
                 FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::jsonb[])
                      AS v(tracking_key, status, occurred_at, delivered_to)
                 WHERE carrier_reports.tracking_key = v.tracking_key
-                """,
-                (keys, [carrier_reports[k].status for k in keys],
-                 [carrier_reports[k].occurred_at for k in keys],
-                 [_dumps(state_json.to_json(carrier_reports[k].delivered_to))
-                  if carrier_reports[k].delivered_to else None for k in keys]),
-                prepare=True)
+                """, report_rows)
         proofs = sorted(set(proofs))
         if proofs:
-            self.conn.execute(
+            self._execute(
                 "INSERT INTO case_proofs (tracking_key, order_id) "
                 "SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT DO NOTHING",
                 ([k for k, _ in proofs], [o for _, o in proofs]))
-        if events:
-            self._add_events(events)
+        if event_rows is not None:
+            self._execute(
+                """
+                INSERT INTO case_events (event_id, order_id, type, occurred_at, record,
+                                         payload, rule, cause_topic, cause_partition,
+                                         cause_offset, cause_event_id)
+                SELECT v.event_id, v.order_id, v.type, v.occurred_at, v.record, v.payload,
+                       v.rule,
+                       -- a held action's position is in the inbox, not in the record that
+                       -- released it
+                       coalesce(i.topic, v.topic), coalesce(i."partition", v."partition"),
+                       coalesce(i."offset", v."offset"), v.cause_event_id
+                FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[],
+                            %s::jsonb[], %s::bytea[], %s::text[], %s::text[], %s::int[],
+                            %s::bigint[], %s::text[])
+                     WITH ORDINALITY AS v(event_id, order_id, type, occurred_at, record,
+                                          payload, rule, topic, "partition", "offset",
+                                          cause_event_id, n)
+                LEFT JOIN inbox i ON i.event_id = v.cause_event_id
+                ORDER BY v.n  -- seq follows the order the rules produced the events in
+                ON CONFLICT (event_id) DO NOTHING
+                """, event_rows)
+            self._execute("SELECT pg_notify(%s, '')", (CASE_EVENTS_CHANNEL,))
 
-    def _add_events(self, events: list[RecordedEvent]) -> None:
+    def _event_rows(self, events: list[RecordedEvent]) -> tuple[list[Any], ...]:
         records = [r.event.to_record() for r in events]
-        self.conn.execute(
-            """
-            INSERT INTO case_events (event_id, order_id, type, occurred_at, record, payload,
-                                     rule, cause_topic, cause_partition, cause_offset,
-                                     cause_event_id)
-            SELECT v.event_id, v.order_id, v.type, v.occurred_at, v.record, v.payload, v.rule,
-                   -- a held action's position is in the inbox, not in the record that
-                   -- released it
-                   coalesce(i.topic, v.topic), coalesce(i."partition", v."partition"),
-                   coalesce(i."offset", v."offset"), v.cause_event_id
-            FROM unnest(%s::text[], %s::text[], %s::text[], %s::timestamptz[], %s::jsonb[],
-                        %s::bytea[], %s::text[], %s::text[], %s::int[], %s::bigint[],
-                        %s::text[])
-                 WITH ORDINALITY AS v(event_id, order_id, type, occurred_at, record, payload,
-                                      rule, topic, "partition", "offset", cause_event_id, n)
-            LEFT JOIN inbox i ON i.event_id = v.cause_event_id
-            ORDER BY v.n  -- seq follows the order the rules produced the events in
-            ON CONFLICT (event_id) DO NOTHING
-            """,
-            ([r["event_id"] for r in records], [r["order_id"] for r in records],
-             [r["type"] for r in records], [r["occurred_at"] for r in records],
-             [_dumps(record_to_json(r)) for r in records],
-             [self.codec.encode(r) for r in records], [e.event.rule for e in events],
-             [e.cause.topic for e in events], [e.cause.partition for e in events],
-             [e.cause.offset for e in events], [e.cause.event_id for e in events]),
-            prepare=True)
-        self.conn.execute("SELECT pg_notify(%s, '')", (CASE_EVENTS_CHANNEL,))
+        return ([r["event_id"] for r in records], [r["order_id"] for r in records],
+                [r["type"] for r in records], [r["occurred_at"] for r in records],
+                [_dumps(record_to_json(r)) for r in records],
+                [self.codec.encode(r) for r in records], [e.event.rule for e in events],
+                [e.cause.topic for e in events], [e.cause.partition for e in events],
+                [e.cause.offset for e in events], [e.cause.event_id for e in events])
 
 
 def _order(order_id: str, state: dict[str, Any]) -> Order:
