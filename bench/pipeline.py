@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -147,7 +146,7 @@ class Stages:
     batches: int = 0
     records: int = 0
     seconds: float = 0.0
-    parts: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    parts: dict[str, float] = field(default_factory=dict)
 
 
 CONSUMER_STAGES = ("decode", "sql", "state", "rules", "commit", "dlq", "offsets")
@@ -175,7 +174,7 @@ def stages(log: Path) -> Stages:
         out.batches += 1
         out.seconds += entry["seconds"]
         for name in names:
-            out.parts[name] += entry.get(name, 0.0)
+            out.parts[name] = out.parts.get(name, 0.0) + entry.get(name, 0.0)
     return out
 
 

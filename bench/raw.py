@@ -49,9 +49,12 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
                          for p, (start, end) in partitions.items() if end > start])
         pending = {p for p, (start, end) in partitions.items() if end > start}
         rate = rates[topic] = Rate()
-        started = time.perf_counter()
+        started = 0.0
         while pending:
-            for msg in consumer.consume(settings.batch_size, 1.0):
+            messages = consumer.consume(settings.batch_size, 1.0)
+            if messages and not started:  # timed from the first record: not the connecting
+                started = time.perf_counter()
+            for msg in messages:
                 if msg.error():
                     continue
                 if isinstance(decode(topic, msg), DeadLetter):

@@ -154,15 +154,15 @@ def profile(run: PipelineRun, services_cpu: dict[str, float]) -> list[str]:
     for topic in INBOUND_TOPICS:
         st = run.stages[topic]
         wall = run.drain.consumers[topic]
-        shares = "".join(f"{st.parts[s] / st.seconds if st.seconds else 0:>8.0%}"
+        shares = "".join(f"{st.parts.get(s, 0) / st.seconds if st.seconds else 0:>8.0%}"
                          for s in CONSUMER_STAGES)
         out.append(f"{topic:<18}{st.seconds:>8.1f}{st.seconds / wall:>8.0%}{st.batches:>9,}"
                    f"{st.records / max(st.batches, 1):>6.0f}  {shares}")
     relay = run.stages["relay"]
+    busy = relay.seconds or 1.0
     out.append(f"{'relay':<18}{relay.seconds:>8.1f}{relay.seconds / run.drain.relay:>8.0%}"
                f"{relay.batches:>9,}{relay.records / max(relay.batches, 1):>6.0f}  "
-               + ", ".join(f"{s} {relay.parts[s] / relay.seconds if relay.seconds else 0:.0%}"
-                           for s in RELAY_STAGES))
+               + ", ".join(f"{s} {relay.parts.get(s, 0) / busy:.0%}" for s in RELAY_STAGES))
     cpu = {**run.cpu, **services_cpu}
     total = sum(cpu.values())
     out += ["  (decode: Avro + contract checks; sql: statements incl. lock waits; state: "
