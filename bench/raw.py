@@ -90,7 +90,7 @@ def raw_database(database_url: str, settings: Settings, items: list[Published],
         inbound.append((item.topic, Inbound(Cause(item.topic, 0, offset,
                                                   item.record["event_id"]),
                                             from_record(item.record))))
-    result = RawDatabase(rates=defaultdict(Rate),
+    result = RawDatabase(rates={},
                          stages=dict.fromkeys(("sql", "state", "rules", "commit"), 0.0))
     pending: dict[str, list[Inbound]] = defaultdict(list)
     profiler = cProfile.Profile() if profile else None
@@ -103,7 +103,7 @@ def raw_database(database_url: str, settings: Settings, items: list[Published],
                 outcome = apply_batch(uow, batch, settings.policy)
                 applied = time.perf_counter()
             finished = time.perf_counter()
-            rate = result.rates[topic]
+            rate = result.rates.setdefault(topic, Rate())
             rate.records += len(batch)
             rate.seconds += finished - began
             result.stages["sql"] += uow.sql_seconds
