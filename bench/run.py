@@ -165,15 +165,25 @@ def main(argv: list[str] | None = None) -> int:
                 drop_database(svc.database_url, name)
     print(render(args, full, small, consume, database, services_cpu))
     if args.json:
-        args.json.write_text(json.dumps({
+        args.json.write_text(json.dumps(_jsonable({
             "full": asdict(full), "small": asdict(small),
             "raw_consume": {t: asdict(r) for t, r in consume.items()},
-            "raw_database": asdict(database), "services_cpu": services_cpu},
+            "raw_database": asdict(database), "services_cpu": services_cpu}),
             default=str, indent=1))
     problems = _check(full, small, database)
     for problem in problems:
         print(f"bench: FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+def _jsonable(value: object) -> object:
+    """Offsets are keyed by (topic, partition): JSON wants "topic/partition"."""
+    if isinstance(value, dict):
+        return {"/".join(map(str, k)) if isinstance(k, tuple) else k: _jsonable(v)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def _check(full: PipelineRun, small: PipelineRun, database: RawDatabase) -> list[str]:
