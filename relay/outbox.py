@@ -68,7 +68,7 @@ class OutboxRelay:
         started = time.perf_counter()
         rows = conn.execute(
             "SELECT seq, order_id, payload FROM case_events WHERE published_at IS NULL "
-            "ORDER BY seq LIMIT %s", (BATCH,), prepare=True).fetchall()
+            "ORDER BY seq LIMIT %s", (BATCH,), prepare=True, binary=True).fetchall()
         if not rows:
             return 0
         selected = time.perf_counter()
@@ -94,8 +94,9 @@ class OutboxRelay:
             seqs = [s for s in seqs if s < first_failed]
             log.warning("relay_delivery_failed", failed=len(failed), remaining=remaining)
         if seqs:
-            conn.execute("UPDATE case_events SET published_at = now() WHERE seq = ANY(%s)",
-                         (seqs,), prepare=True)
+            conn.execute(
+                "UPDATE case_events SET published_at = now() WHERE seq = ANY(%b::bigint[])",
+                (seqs,), prepare=True)
         self.published += len(seqs)
         finished = time.perf_counter()
         log.info("relay_published", events=len(seqs), seconds=round(finished - started, 6),
