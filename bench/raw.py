@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from bench.offsets import Offsets
 from configuration import Settings
 from consumers.dlq import DeadLetter
-from consumers.runtime import consumer_settings, decode
+from consumers.runtime import consumer_settings, decode, next_batch
 from domain.records import from_record
 from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
@@ -51,7 +51,7 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
         rate = rates[topic] = Rate()
         started = 0.0
         while pending:
-            messages = consumer.consume(settings.batch_size, 1.0)
+            messages = next_batch(consumer, settings.batch_size, 1.0)
             if messages and not started:  # timed from the first record: not the connecting
                 started = time.perf_counter()
             for msg in messages:

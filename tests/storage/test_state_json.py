@@ -6,8 +6,8 @@ import datetime as dt
 import json
 
 from domain.order import (
-    Case,
     CarrierReport,
+    Case,
     MarketplaceRefund,
     Order,
     OrderTerms,
