@@ -54,6 +54,9 @@ def consumer_settings(settings: Settings, group: str, auto_commit: bool = True
         "queued.max.messages.kbytes": 4096,
         "fetch.max.bytes": 1 << 20,
         "max.partition.fetch.bytes": 256 << 10,
+        # with a queue this short, the default 1 s pause after filling it would leave the
+        # consumer idle once it has taken the queue
+        "fetch.queue.backoff.ms": 10,
     })
 
 

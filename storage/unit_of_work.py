@@ -3,7 +3,9 @@ per record (each method is one or two statements whatever the batch size).
 
 Arrays go as binary parameters (`%b`): in the text form psycopg escapes every quote of
 every JSON document and every byte of every payload in Python, which cost more than the
-statements themselves.
+statements themselves. Rows are looked up by joining `unnest(ids)` rather than with
+`= ANY(ids)`: statements are prepared, and a generic plan made while a table was small
+could scan it whole, comparing each row with every id, long after the table grew.
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class PostgresUnitOfWork:
         #: time spent in statements and in (de)serialising state, for the batch report
         self.sql_seconds = 0.0
         self.state_seconds = 0.0
+        #: each locked seller's standing as read, so only changed ones are written
+        self._sellers_as_loaded: dict[str, tuple[bool, str | None]] = {}
 
     def _execute(self, sql: str, params: tuple[Any, ...], prepare: bool | None = True
                  ) -> psycopg.Cursor[Any]:
@@ -92,9 +96,10 @@ class PostgresUnitOfWork:
         if not ids:
             return set()
         rows = self._rows(
-            "SELECT h->>'carrier', h->>'tracking_number' FROM orders, "
+            "SELECT h->>'carrier', h->>'tracking_number' "
+            "FROM unnest(%b::text[]) AS k(id) JOIN orders ON order_id = k.id, "
             "jsonb_array_elements(orders.state->'held') AS h "
-            "WHERE order_id = ANY(%b::text[]) AND h->>'type' = 'AddTracking'", (ids,))
+            "WHERE h->>'type' = 'AddTracking'", (ids,))
         return {tracking_key(carrier, number) for carrier, number in rows}
 
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
@@ -105,8 +110,9 @@ class PostgresUnitOfWork:
             "INSERT INTO carrier_reports (tracking_key) SELECT unnest(%b::text[]) "
             "ON CONFLICT DO NOTHING", (keys,), prepare=True)
         rows = self._rows(
-            "SELECT tracking_key, status, occurred_at, delivered_to FROM carrier_reports "
-            "WHERE tracking_key = ANY(%b::text[]) ORDER BY tracking_key FOR UPDATE", (keys,))
+            "SELECT tracking_key, status, occurred_at, delivered_to "
+            "FROM unnest(%b::text[]) AS k(key) JOIN carrier_reports ON tracking_key = k.key "
+            "ORDER BY tracking_key FOR UPDATE OF carrier_reports", (keys,))
         return {
             key: CarrierReport(status, occurred_at,
                                Address(**delivered_to) if delivered_to else None)
@@ -119,8 +125,9 @@ class PostgresUnitOfWork:
             return {}
         linked: dict[str, list[str]] = {}
         for key, order_id in self._rows(
-                "SELECT tracking_key, order_id FROM case_proofs "
-                "WHERE tracking_key = ANY(%b::text[])", (keys,)):
+                "SELECT tracking_key, order_id "
+                "FROM unnest(%b::text[]) AS k(key) JOIN case_proofs ON tracking_key = k.key",
+                (keys,)):
             linked.setdefault(key, []).append(order_id)
         return linked
 
@@ -132,8 +139,8 @@ class PostgresUnitOfWork:
             "INSERT INTO orders (order_id, state) SELECT unnest(%b::text[]), '{}'::jsonb "
             "ON CONFLICT DO NOTHING", (ids,), prepare=True)
         rows = self._rows(
-            "SELECT order_id, state FROM orders WHERE order_id = ANY(%b::text[]) "
-            "ORDER BY order_id FOR UPDATE", (ids,))
+            "SELECT order_id, state FROM unnest(%b::text[]) AS k(id) "
+            "JOIN orders ON order_id = k.id ORDER BY order_id FOR UPDATE OF orders", (ids,))
         return self._orders(rows)
 
     def lock_due_orders(self, now: dt.datetime, limit: int) -> dict[str, Order]:
@@ -148,7 +155,8 @@ class PostgresUnitOfWork:
         self.state_seconds += time.perf_counter() - started
         return orders
 
-    def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]:
+    def lock_sellers(self, seller_ids: Iterable[str], exclusive: bool = True
+                     ) -> dict[str, SellerStanding]:
         ids = sorted(seller_ids)
         if not ids:
             return {}
@@ -156,8 +164,11 @@ class PostgresUnitOfWork:
             "INSERT INTO sellers (seller_id) SELECT unnest(%b::text[]) ON CONFLICT DO NOTHING",
             (ids,), prepare=True)
         rows = self._rows(
-            "SELECT seller_id, suspended, reason FROM sellers WHERE seller_id = ANY(%b::text[]) "
-            "ORDER BY seller_id FOR UPDATE", (ids,))
+            "SELECT seller_id, suspended, reason FROM unnest(%b::text[]) AS k(id) "
+            "JOIN sellers ON seller_id = k.id ORDER BY seller_id "
+            + ("FOR UPDATE OF sellers" if exclusive else "FOR SHARE OF sellers"), (ids,))
+        self._sellers_as_loaded.update({sid: (suspended, reason)
+                                        for sid, suspended, reason in rows})
         return {sid: SellerStanding(sid, suspended, reason) for sid, suspended, reason in rows}
 
     # ---- writes ------------------------------------------------------------------------
@@ -193,7 +204,8 @@ class PostgresUnitOfWork:
                      AS v(order_id, state, case_state, due_at)
                 WHERE orders.order_id = v.order_id
                 """, order_rows)
-        sellers = list(sellers)
+        sellers = [s for s in sellers
+                   if (s.suspended, s.reason) != self._sellers_as_loaded.get(s.seller_id)]
         if sellers:
             self._execute(
                 """
@@ -201,7 +213,6 @@ class PostgresUnitOfWork:
                 FROM unnest(%b::text[], %b::boolean[], %b::text[])
                      AS v(seller_id, suspended, reason)
                 WHERE sellers.seller_id = v.seller_id
-                  AND (sellers.suspended, sellers.reason) IS DISTINCT FROM (v.suspended, v.reason)
                 """,
                 ([s.seller_id for s in sellers], [s.suspended for s in sellers],
                  [s.reason for s in sellers]))

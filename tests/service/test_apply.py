@@ -8,7 +8,7 @@ from domain.policy import Policy
 from domain.records import InboundRecord
 from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
-from tests.builders import add_tracking, delivered, open_case, placed, refund
+from tests.builders import add_tracking, delivered, message, open_case, placed, refund, support
 from tests.service.fake_uow import FakeUnitOfWork
 
 POLICY = Policy()
@@ -62,3 +62,16 @@ def test_delivery_closes_the_case_whichever_comes_first(carrier_first):
     assert uow.orders["o1"].case.state == "closed"
     assert uow.orders["o1"].case.close_reason == "delivered"
     assert types(uow)[-1] == "CaseClosed"
+
+
+def test_sellers_are_locked_exclusively_only_by_batches_that_may_change_a_standing():
+    uow = FakeUnitOfWork()
+    apply_batch(uow, inbound(placed(), open_case(), message()), POLICY)
+    assert uow.exclusive_seller_locks is False
+    apply_batch(uow, inbound(support("suspend_seller")), POLICY)
+    assert uow.exclusive_seller_locks is True
+    # a suspension held until its order arrives changes the standing with OrderPlaced
+    apply_batch(uow, inbound(support("reinstate_seller", order_id="o2")), POLICY)
+    apply_batch(uow, inbound(placed("o2")), POLICY)
+    assert uow.exclusive_seller_locks is True
+    assert "SellerReinstated" in types(uow)
