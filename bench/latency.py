@@ -36,6 +36,8 @@ class Latency:
     total: list[float] = field(default_factory=list)
     to_relay: list[float] = field(default_factory=list)
     to_reader: list[float] = field(default_factory=list)
+    #: end-to-end, by the topic of the causing record
+    by_topic: dict[str, list[float]] = field(default_factory=dict)
 
     @property
     def rate(self) -> float:
@@ -95,19 +97,20 @@ def measure(settings: Settings, pipeline: Pipeline, database_url: str,
     drain(settings, pipeline, end_offsets(settings, list(INBOUND_TOPICS)), database_url,
           started)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        causes = conn.execute("SELECT event_id, cause_event_id FROM case_events "
+        causes = conn.execute("SELECT event_id, cause_event_id, cause_topic FROM case_events "
                               "WHERE seq > %s", (before,)).fetchall()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all(e in follower.seen for e, _ in causes):
+    while time.monotonic() < deadline and not all(e in follower.seen for e, _, _ in causes):
         time.sleep(0.1)
     follower.stop.set()
     follower.join(10)
 
     result = Latency(len(items), seconds)
-    for event_id, cause in causes:
+    for event_id, cause, topic in causes:
         if event_id in follower.seen and cause in published:
             read_at, produced_at = follower.seen[event_id]
             result.total.append((read_at - published[cause]) * 1000)
+            result.by_topic.setdefault(topic, []).append(result.total[-1])
             result.to_relay.append((produced_at - published[cause]) * 1000)
             result.to_reader.append((read_at - produced_at) * 1000)
     return result

@@ -127,7 +127,10 @@ def render(args: Any, full: PipelineRun, small: PipelineRun, consume: dict[str, 
                 "  of which published -> relay produced: p50 "
                 f"{percentile(lat.to_relay, 50):.0f} / p99 {percentile(lat.to_relay, 99):.0f}"
                 f" ms; relay produced -> read: p50 {percentile(lat.to_reader, 50):.0f} / p99 "
-                f"{percentile(lat.to_reader, 99):.0f} ms", ""]
+                f"{percentile(lat.to_reader, 99):.0f} ms",
+                "  by the causing record's topic (events, p50 / p99 ms): "
+                + ", ".join(f"{t} {len(v)}, {percentile(v, 50):.0f} / {percentile(v, 99):.0f}"
+                            for t, v in sorted(lat.by_topic.items())), ""]
     out += [f"Peak memory (max RSS, MiB) with a backlog of {small.total:,} records "
             f"({small.orders:,} orders) and of {full.total:,} ({full.orders:,} orders)",
             f"{'process':<20}{'small':>8}{'full':>8}{'growth':>8}  max lag seen (small/full)"]
