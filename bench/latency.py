@@ -36,6 +36,8 @@ class Latency:
     total: list[float] = field(default_factory=list)
     to_relay: list[float] = field(default_factory=list)
     to_reader: list[float] = field(default_factory=list)
+    #: published -> the applying transaction began (queued in Kafka and in the consumer)
+    to_transaction: list[float] = field(default_factory=list)
     #: end-to-end, by the topic of the causing record
     by_topic: dict[str, list[float]] = field(default_factory=dict)
 
@@ -97,18 +99,20 @@ def measure(settings: Settings, pipeline: Pipeline, database_url: str,
     drain(settings, pipeline, end_offsets(settings, list(INBOUND_TOPICS)), database_url,
           started)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        causes = conn.execute("SELECT event_id, cause_event_id, cause_topic FROM case_events "
-                              "WHERE seq > %s", (before,)).fetchall()
+        causes = conn.execute(  # created_at: now(), when the applying transaction began
+            "SELECT event_id, cause_event_id, cause_topic, extract(epoch FROM created_at) "
+            "FROM case_events WHERE seq > %s", (before,)).fetchall()
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all(e in follower.seen for e, _, _ in causes):
+    while time.monotonic() < deadline and not all(c[0] in follower.seen for c in causes):
         time.sleep(0.1)
     follower.stop.set()
     follower.join(10)
 
     result = Latency(len(items), seconds)
-    for event_id, cause, topic in causes:
+    for event_id, cause, topic, began in causes:
         if event_id in follower.seen and cause in published:
             read_at, produced_at = follower.seen[event_id]
+            result.to_transaction.append((float(began) - published[cause]) * 1000)
             result.total.append((read_at - published[cause]) * 1000)
             result.by_topic.setdefault(topic, []).append(result.total[-1])
             result.to_relay.append((produced_at - published[cause]) * 1000)

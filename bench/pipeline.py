@@ -122,11 +122,15 @@ def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: s
                     result.max_lag[topic] = max(result.max_lag[topic], lag)
                     if lag == 0:
                         result.consumers[topic] = now - started
-                unpublished, total = conn.execute(
-                    "SELECT count(*) FILTER (WHERE published_at IS NULL), count(*) "
-                    "FROM case_events").fetchone()  # type: ignore[misc]
-                if len(result.consumers) == len(topics) and unpublished == 0:
-                    result.relay, result.case_events = now - started, total
+                unpublished = -1  # asked only once the consumers are done: it scans the outbox
+                if len(result.consumers) == len(topics):
+                    unpublished = conn.execute(
+                        "SELECT count(*) FROM case_events WHERE published_at IS NULL"
+                    ).fetchone()[0]  # type: ignore[index]
+                if unpublished == 0:
+                    result.relay = now - started
+                    result.case_events = conn.execute(
+                        "SELECT count(*) FROM case_events").fetchone()[0]  # type: ignore[index]
                     return result
                 state = (sum(lags.values()), unpublished)
                 if state != progress:

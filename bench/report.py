@@ -124,7 +124,9 @@ def render(args: Any, full: PipelineRun, small: PipelineRun, consume: dict[str, 
                 f"  p50 {p[50]:.0f} ms, p95 {p[95]:.0f} ms, p99 {p[99]:.0f} ms, max "
                 f"{max(lat.total, default=float('nan')):.0f} ms (target p99 < "
                 f"{P99_TARGET_MS:.0f} ms: {'met' if p[99] < P99_TARGET_MS else 'NOT met'})",
-                "  of which published -> relay produced: p50 "
+                "  published -> its transaction began: p50 "
+                f"{percentile(lat.to_transaction, 50):.0f} / p99 "
+                f"{percentile(lat.to_transaction, 99):.0f} ms; published -> relay produced: p50 "
                 f"{percentile(lat.to_relay, 50):.0f} / p99 {percentile(lat.to_relay, 99):.0f}"
                 f" ms; relay produced -> read: p50 {percentile(lat.to_reader, 50):.0f} / p99 "
                 f"{percentile(lat.to_reader, 99):.0f} ms",
