@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke
 
 install: $(VENV)/.installed
 
@@ -46,3 +46,13 @@ example: install
 clean:
 	-bash deploy/local/services.sh down $(STATE)
 	rm -rf .local
+
+# Throughput, latency, memory and a profile on a seeded workload (bench/run.py); starts
+# its own Kafka and PostgreSQL unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --profile"`.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The same, small (about a minute): CI runs it so the benchmark cannot rot.
+bench-smoke: install
+	$(PY) -m bench.run --smoke

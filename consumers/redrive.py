@@ -172,7 +172,7 @@ def redrive(settings: Settings, topic: str, progress: Progress | None = None) ->
     report = ReplayReport()
     with batch_path(settings, topic, redrive_group(topic), consumer) as (runner, producer):
         ranges = _ranges(consumer, topic)
-        report.offsets = sum(end - start for start, end in ranges.values())
+        report.span = sum(end - start for start, end in ranges.values())
         for batch in _read(consumer, name, ranges, settings.batch_size,
                            settings.poll_timeout):
             originals: list[Any] = [Original(m, topic) for m in batch]
@@ -185,6 +185,6 @@ def redrive(settings: Settings, topic: str, progress: Progress | None = None) ->
             consumer.commit(offsets=[TopicPartition(name, p, o + 1) for p, o in last.items()],
                             asynchronous=False)
             if progress is not None:
-                progress(len(batch), report.offsets)
+                progress(len(batch), report.span)
     report.seconds = time.perf_counter() - started
     return report

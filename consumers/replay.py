@@ -10,6 +10,7 @@ a rebuild.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 import uuid
@@ -32,14 +33,14 @@ class ReplayError(Exception):
 
 @dataclass
 class ReplayReport(BatchReport):
-    """The batches' figures summed, over a range of `offsets` offsets (records plus any
+    """The batches' figures summed, over a range of `span` offsets (records plus any
     gaps, e.g. transaction markers)."""
 
-    offsets: int = 0
+    span: int = 0
 
     def add(self, batch: BatchReport) -> None:
-        for name in ("records", "applied", "duplicates", "dead_letters", "case_events"):
-            setattr(self, name, getattr(self, name) + getattr(batch, name))
+        for f in dataclasses.fields(BatchReport):
+            setattr(self, f.name, getattr(self, f.name) + getattr(batch, f.name))
 
 
 @contextmanager
@@ -104,7 +105,7 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
     report = ReplayReport()
     with batch_path(settings, topic, group, consumer) as (runner, producer):
         ranges = plan(consumer, topic, from_offset=from_offset, from_time=from_time)
-        report.offsets = sum(r.end - r.start for r in ranges)
+        report.span = sum(r.end - r.start for r in ranges)
         pending = {r.partition: r for r in ranges}
         consumer.assign([TopicPartition(topic, r.partition, r.start) for r in ranges])
         while pending:
@@ -114,7 +115,7 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
                 report.add(runner.process(consumer, producer, batch))
             covered = _advance(consumer, topic, pending)
             if progress is not None and covered:
-                progress(covered, report.offsets)
+                progress(covered, report.span)
     report.seconds = time.perf_counter() - started
     return report
 

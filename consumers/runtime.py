@@ -55,6 +55,52 @@ def consumer_group(topic: str) -> str:
     return f"order-cases.{topic}"
 
 
+def consumer_settings(settings: Settings, group: str, auto_commit: bool = True
+                      ) -> dict[str, Any]:
+    """librdkafka settings of an inbound consumer: tuning a deployment may change through
+    CASES_KAFKA_* (the outage tests shorten max.poll.interval.ms and session.timeout.ms),
+    and what the guarantees rest on, which it may not."""
+    tuning = {
+        # committed offsets trail the stored ones by up to this: what a restart re-reads
+        # (the inbox skips it) and how late the group's lag shows a drained topic
+        "auto.commit.interval.ms": 250,
+        "max.poll.interval.ms": 300_000,
+        # Prefetch a few batches, not the backlog: librdkafka's defaults queue up to
+        # 100,000 records per partition or 64 MiB, so memory grew with the backlog.
+        "queued.min.messages": max(1000, 2 * settings.batch_size),
+        "queued.max.messages.kbytes": 4096,
+        "fetch.max.bytes": 1 << 20,
+        "max.partition.fetch.bytes": 256 << 10,
+        # with a queue this short, the default 1 s pause after filling it would leave the
+        # consumer idle once it has taken the queue
+        "fetch.queue.backoff.ms": 10,
+    }
+    return settings.kafka(tuning, **{
+        "group.id": group,
+        "enable.auto.commit": auto_commit,
+        "enable.auto.offset.store": False,  # stored only after the database commit
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+    })
+
+
+def next_batch(consumer: Consumer, size: int, timeout: float) -> list[Message]:
+    """What has arrived, up to `size` records; when nothing has, wait up to `timeout`
+    for the first.
+
+    `consume(size, timeout)` alone waits for a full batch until the timeout, which under
+    a light load holds every record for the timeout. Taking what is there keeps latency
+    low, and batches grow by themselves with the load: what arrives while one batch is
+    applied makes up the next."""
+    messages = consumer.consume(size, 0)
+    if messages:
+        return messages
+    first = consumer.poll(timeout)
+    if first is None:
+        return []
+    return [first, *consumer.consume(size - 1, 0)] if size > 1 else [first]
+
+
 class RecordTooLarge(ValueError):
     """A key or value over the size this service reads (MAX_KEY_BYTES,
     CASES_MAX_RECORD_BYTES)."""
@@ -114,12 +160,22 @@ class StopRequested(Exception):
 
 @dataclass
 class BatchReport:
+    """What one batch did, and where its time went (seconds per stage; `rules` is the
+    transaction's time outside statements and state (de)serialisation)."""
+
     records: int = 0
     applied: int = 0
     duplicates: int = 0
     dead_letters: int = 0
     case_events: int = 0
     seconds: float = 0.0
+    decode: float = 0.0
+    sql: float = 0.0
+    state: float = 0.0
+    rules: float = 0.0
+    commit: float = 0.0
+    dlq: float = 0.0
+    offsets: float = 0.0
 
 
 @dataclass
@@ -142,16 +198,7 @@ class TopicConsumer:
     # ---- clients -----------------------------------------------------------------------
 
     def consumer_config(self) -> dict[str, Any]:
-        # tuning a deployment may change through CASES_KAFKA_* (e.g. the outage tests
-        # shorten max.poll.interval.ms and session.timeout.ms); the rest it may not
-        tuning = {"auto.commit.interval.ms": 1000, "max.poll.interval.ms": 300_000}
-        return self.settings.kafka(tuning, **{
-            "group.id": self.group,
-            "enable.auto.commit": True,
-            "enable.auto.offset.store": False,  # stored only after the database commit
-            "auto.offset.reset": "earliest",
-            "partition.assignment.strategy": "cooperative-sticky",
-        })
+        return consumer_settings(self.settings, self.group)
 
     def _consumer(self) -> Consumer:
         return Consumer(self.consumer_config())
@@ -198,7 +245,8 @@ class TopicConsumer:
         self.log.info("consumer_started")
         try:
             while not self.stop.is_set():
-                messages = consumer.consume(self.settings.batch_size, self.settings.poll_timeout)
+                messages = next_batch(consumer, self.settings.batch_size,
+                                      self.settings.poll_timeout)
                 if messages:
                     self._handle(consumer, producer, messages)
         except StopRequested:
@@ -217,14 +265,14 @@ class TopicConsumer:
             self._conn.close()
 
     def _handle(self, consumer: Consumer, producer: Producer, messages: list[Message]) -> None:
-        self.process(consumer, producer, messages)
-        self._store_offsets(consumer, [m for m in messages if not m.error()])
+        self.process(consumer, producer, messages, store_offsets=True)
 
-    def process(self, consumer: Consumer, producer: Producer,
-                messages: list[Message]) -> BatchReport:
-        """Decode, apply in one transaction and dead-letter one batch; offsets are the
-        caller's (the live loop stores them; replay and redrive track their own)."""
+    def process(self, consumer: Consumer, producer: Producer, messages: list[Message],
+                store_offsets: bool = False) -> BatchReport:
+        """Decode, apply in one transaction and dead-letter one batch, then store its
+        offsets if asked (the live loop does; replay and redrive track their own)."""
         started = time.perf_counter()
+        report = BatchReport()
         good: list[Inbound] = []
         dead: list[tuple[Message, DeadLetter]] = []
         by_position: dict[tuple[int, int], Message] = {}
@@ -239,8 +287,10 @@ class TopicConsumer:
                 dead.append((msg, decoded))
             else:
                 good.append(decoded)
+        decoded_at = time.perf_counter()
+        report.decode = decoded_at - started
 
-        outcome, failed = self._apply_isolating(consumer, good)
+        outcome, failed = self._apply_isolating(consumer, good, report)
         for item, reason in outcome.invalid:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter("domain.order.InvalidRecord", reason)))
@@ -248,28 +298,39 @@ class TopicConsumer:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter(_qualified(type(exc)),
                                          (str(exc).splitlines() or [type(exc).__name__])[0])))
+        stored_from = time.perf_counter()
         self._dead_letter(producer, dead)
+        dead_lettered = time.perf_counter()
+        if store_offsets:
+            self._store_offsets(consumer, list(by_position.values()))
+        finished = time.perf_counter()
 
-        report = BatchReport(len(by_position), outcome.applied, outcome.duplicates, len(dead),
-                             len(outcome.events), time.perf_counter() - started)
-        self.log.info("batch_done", **report.__dict__)
+        report.records, report.applied, report.duplicates = (
+            len(by_position), outcome.applied, outcome.duplicates)
+        report.dead_letters, report.case_events = len(dead), len(outcome.events)
+        report.dlq, report.offsets = dead_lettered - stored_from, finished - dead_lettered
+        report.seconds = finished - started
+        self.log.info("batch_done", **{k: round(v, 6) if isinstance(v, float) else v
+                                       for k, v in report.__dict__.items()})
         if self.on_batch is not None:
             self.on_batch(report)
         return report
 
     def _apply_isolating(self, consumer: Consumer, good: list[Inbound],
+                         report: BatchReport | None = None,
                          ) -> tuple[BatchOutcome, list[tuple[Inbound, Exception]]]:
         """The batch in one transaction; if a record's values make it fail, each record in
         its own transaction, in order, so only the culprits fail (as dead letters)."""
+        report = report or BatchReport()
         try:
-            return self._apply(consumer, good), []
+            return self._apply(consumer, good, report), []
         except RECORD_ERRORS as exc:
             self.log.error("batch_failed_retrying_one_by_one", records=len(good),
                            error=_qualified(type(exc)))
         outcome, failed = BatchOutcome(), []
         for item in good:
             try:
-                one = self._apply(consumer, [item])
+                one = self._apply(consumer, [item], report)
             except RECORD_ERRORS as exc:
                 self.log.error("record_failed", partition=item.cause.partition,
                                offset=item.cause.offset, error=_qualified(type(exc)))
@@ -281,10 +342,12 @@ class TopicConsumer:
             outcome.invalid += one.invalid
         return outcome, failed
 
-    def _apply(self, consumer: Consumer, good: list[Inbound]) -> BatchOutcome:
+    def _apply(self, consumer: Consumer, good: list[Inbound], report: BatchReport
+               ) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away
         (every assigned partition is paused meanwhile and poll(0) keeps this member in
-        the group) until it commits or `stop` is set (then StopRequested)."""
+        the group) until it commits or `stop` is set (then StopRequested). Its stage
+        timings go to `report`."""
         if not good:
             return BatchOutcome()
 
@@ -315,8 +378,14 @@ class TopicConsumer:
             for attempt in retrying:
                 with attempt:
                     conn = self._connection()
+                    began = time.perf_counter()
                     with unit_of_work(conn, self.settings.policy) as uow:
-                        return apply_batch(uow, good, self.settings.policy)
+                        outcome = apply_batch(uow, good, self.settings.policy)
+                        applied = time.perf_counter()
+                    report.commit = time.perf_counter() - applied
+                    report.sql, report.state = uow.sql_seconds, uow.state_seconds
+                    report.rules = applied - began - uow.sql_seconds - uow.state_seconds
+                    return outcome
         except psycopg.OperationalError:
             if self.stop.is_set():
                 raise StopRequested from None

@@ -295,12 +295,13 @@ class Order:
                 seller: SellerStanding | None) -> list[CaseEvent]:
         """Decide the whole history again, `entries` included, in the order it happened."""
         arriving = {e.event_id for e in entries}
+        undecided = arriving | {h.event_id for h in self.held}  # held: never decided yet
         fresh = Order(self.order_id, timeline=sorted(self.timeline + entries, key=happened),
                       swept_until=self.swept_until, emitted=self.emitted)
         events: list[CaseEvent] = []
         for entry in fresh.timeline:
             events += fresh._fire_due(entry.occurred_at - _INSTANT, policy)
-            if entry.event_id not in arriving and _changes_seller_standing(entry):
+            if entry.event_id not in undecided and _changes_seller_standing(entry):
                 continue  # decided once, when it arrived: the standing is shared
             try:
                 fresh._validate(entry)

@@ -140,12 +140,15 @@ RECORD_TYPES: dict[str, type[InboundRecord]] = {
 }
 
 _NESTED = {"total": Money, "amount": Money, "shipping_address": Address, "delivered_to": Address}
+#: each record type's field names, looked up once (every inbound record needs them)
+_FIELD_NAMES = {name: frozenset(f.name for f in dataclasses.fields(cls))
+                for name, cls in RECORD_TYPES.items()}
 
 
 def from_record(record: dict[str, Any]) -> InboundRecord:
     """Build the typed record from a decoded (already contract-checked) Avro record."""
     cls = RECORD_TYPES[record["type"]]
-    names = {f.name for f in dataclasses.fields(cls)}
+    names = _FIELD_NAMES[record["type"]]
     values = {}
     for name, value in record.items():
         if name not in names:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import schemaless_reader, schemaless_writer
-from fastavro.schema import fingerprint, load_schema, to_parsing_canonical_form
+from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
 
 from schemas import TOPICS
 
@@ -31,15 +31,20 @@ class DecodeError(ValueError):
 @dataclass(frozen=True)
 class RecordSchema:
     type_name: str
+    #: the schema as written (fingerprinted; the JSON form is checked against it)
     parsed: Any
     fingerprint: bytes
+    #: the same, marked as parsed by fastavro: without the mark fastavro parses a schema
+    #: again on every record it reads or writes
+    compiled: Any
 
 
 def _load(path: Path) -> RecordSchema:
     parsed = load_schema(str(path), _write_hint=False)
     canonical = to_parsing_canonical_form(parsed)
     name = parsed["name"].rsplit(".", 1)[-1]
-    return RecordSchema(name, parsed, bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")))
+    return RecordSchema(name, parsed, bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),
+                        parse_schema(parsed))
 
 
 class Codec:
@@ -64,7 +69,7 @@ class Codec:
         out = io.BytesIO()
         out.write(MARKER)
         out.write(schema.fingerprint)
-        schemaless_writer(out, schema.parsed, record)
+        schemaless_writer(out, schema.compiled, record)
         return out.getvalue()
 
     def decode(self, data: bytes | None) -> dict[str, Any]:
@@ -82,7 +87,8 @@ class Codec:
         reader = self.current[writer.type_name]
         body = io.BytesIO(data[HEADER_LENGTH:])
         try:
-            record = schemaless_reader(body, writer.parsed, reader.parsed)
+            record = schemaless_reader(body, writer.compiled,
+                                       None if writer is reader else reader.compiled)
         except Exception as exc:  # foreign bytes may fail in any way: all are theirs
             raise _body_error(writer, data[HEADER_LENGTH:], exc) from exc
         if body.tell() != len(data) - HEADER_LENGTH:

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 
 from domain.order import CarrierReport, InvalidRecord, Order, SellerStanding, tracking_key
 from domain.policy import Policy
-from domain.records import AddTracking, InboundRecord, OrderPlaced, TrackingUpdated
+from domain.records import (
+    AddTracking,
+    InboundRecord,
+    OrderPlaced,
+    SupportAction,
+    TrackingUpdated,
+)
 from service.sweep import SWEEPER_TOPIC
 from service.unit_of_work import Cause, Inbound, RecordedEvent, UnitOfWork
 
@@ -31,6 +37,12 @@ def _keys_used(order: Order, record: InboundRecord) -> set[str]:
     if isinstance(record, OrderPlaced):
         return _tracking_keys(order.timeline)
     return _tracking_keys([record])
+
+
+def _changes_standing(record: InboundRecord) -> bool:
+    """Whether applying `record` may change a seller's standing (rule 9)."""
+    return isinstance(record, SupportAction) and record.action in ("suspend_seller",
+                                                                   "reinstate_seller")
 
 
 def _newer(report: CarrierReport | None, update: TrackingUpdated) -> bool:
@@ -61,7 +73,9 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
     reports.update(uow.lock_carrier_reports(late))
     seller_ids = {o.terms.seller_id for o in orders.values() if o.terms}
     seller_ids |= {i.record.seller_id for i in fresh if isinstance(i.record, OrderPlaced)}
-    sellers = uow.lock_sellers(sorted(seller_ids))
+    held = [h for i in placed_ids for h in orders[i].held]
+    sellers = uow.lock_sellers(sorted(seller_ids),
+                               exclusive=any(map(_changes_standing, [*records, *held])))
 
     changed_reports: dict[str, CarrierReport] = {}
     proofs: set[tuple[str, str]] = set()

@@ -55,7 +55,11 @@ class UnitOfWork(Protocol):
     def lock_orders(self, order_ids: Iterable[str]) -> dict[str, Order]:
         """Every named order, a new empty one where none is stored yet."""
 
-    def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]: ...
+    def lock_sellers(self, seller_ids: Iterable[str], exclusive: bool = True
+                     ) -> dict[str, SellerStanding]:
+        """Sellers' standings, locked until commit: exclusively when the batch may change
+        them, else shared (a standing is read by every batch and changed by few, so
+        batches of different consumers need not wait for each other on a big seller)."""
 
     def lock_due_orders(self, now: dt.datetime, limit: int) -> dict[str, Order]:
         """Orders with a time rule due by `now`, skipping those another sweeper holds."""

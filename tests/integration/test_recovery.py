@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import secrets
 import time
 import uuid
 from collections.abc import Iterator
@@ -215,10 +216,11 @@ def _as_dead_letter(settings: Settings, topic: str, key: bytes, value: bytes,
 def test_dlq_list_and_redrive_after_a_fix(settings, env, service, db, order_id):
     s = Scenario(order_id)
     placed = s.placed()[1]
+    original_offset = secrets.randbelow(10**9) + 10**9  # where it was, as the headers say
     # a good OrderPlaced that a buggy consumer version dead-lettered, and garbage
     _as_dead_letter(settings, "orders", order_id.encode(), shared_codec().encode(placed),
                     DeadLetter("domain.order.InvalidRecord", "a bug, since fixed"),
-                    (0, 987_654))
+                    (0, original_offset))
     garbage_key = f"{order_id}-garbage".encode()
     produce_raw(settings, "orders", garbage_key, b"not avro at all")
     wait_for(lambda: read_topic(settings, "orders.dlq", lambda m: m.key() == garbage_key,
@@ -228,7 +230,7 @@ def test_dlq_list_and_redrive_after_a_fix(settings, env, service, db, order_id):
     listed = cases(env, "dlq", "list", "orders", "--json")
     assert listed.returncode == 0, listed.stderr
     entries = [json.loads(line) for line in listed.stdout.splitlines()]
-    mine = [e for e in entries if e["original"] == "orders/0/987654"]
+    mine = [e for e in entries if e["original"] == f"orders/0/{original_offset}"]
     assert mine and mine[-1]["reason"] == "a bug, since fixed" and not mine[-1]["redriven"]
     assert any(e["error"] == "schemas.codec.DecodeError" for e in entries)
     assert "not avro" not in listed.stdout  # never the value
@@ -240,7 +242,7 @@ def test_dlq_list_and_redrive_after_a_fix(settings, env, service, db, order_id):
     # the inbox names the original position of the redriven record
     placed_at = db.execute("SELECT topic, \"partition\", \"offset\" FROM inbox "
                            "WHERE event_id = %s", (placed["event_id"],)).fetchone()
-    assert placed_at == ("orders", 0, 987_654)
+    assert placed_at == ("orders", 0, original_offset)
 
     # the garbage failed again: back on the DLQ, with its original headers, nothing lost
     copies = read_topic(settings, "orders.dlq", lambda m: m.key() == garbage_key,
@@ -253,7 +255,7 @@ def test_dlq_list_and_redrive_after_a_fix(settings, env, service, db, order_id):
 
     relisted = [json.loads(line) for line in
                 cases(env, "dlq", "list", "orders", "--json").stdout.splitlines()]
-    assert all(e["redriven"] for e in relisted if e["original"] == "orders/0/987654")
+    assert all(e["redriven"] for e in relisted if e["original"] == f"orders/0/{original_offset}")
     second = cases(env, "dlq", "redrive", "orders")  # only the re-dead-lettered garbage
     assert second.returncode == 0, second.stderr
     assert _summary_numbers(second.stdout)["applied"] == 0

@@ -49,7 +49,9 @@ class FakeUnitOfWork:
     def lock_orders(self, order_ids: Iterable[str]) -> dict[str, Order]:
         return {i: copy.deepcopy(self.orders.get(i, Order(i))) for i in order_ids}
 
-    def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]:
+    def lock_sellers(self, seller_ids: Iterable[str], exclusive: bool = True
+                     ) -> dict[str, SellerStanding]:
+        self.exclusive_seller_locks = exclusive
         return {i: copy.deepcopy(self.sellers.get(i, SellerStanding(i))) for i in seller_ids}
 
     def lock_due_orders(self, now: dt.datetime, limit: int) -> dict[str, Order]:

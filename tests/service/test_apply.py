@@ -10,7 +10,16 @@ from domain.policy import Policy
 from domain.records import InboundRecord
 from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
-from tests.builders import ELIGIBLE, add_tracking, delivered, open_case, placed, refund, support
+from tests.builders import (
+    ELIGIBLE,
+    add_tracking,
+    delivered,
+    message,
+    open_case,
+    placed,
+    refund,
+    support,
+)
 from tests.service.fake_uow import FakeUnitOfWork
 
 POLICY = Policy()
@@ -95,3 +104,16 @@ def test_one_carrier_report_closing_two_orders_cases_gives_each_its_own_event():
     closings = [e.event for e in uow.events if e.event.type == "CaseClosed"]
     assert sorted(e.order_id for e in closings) == ["o1", "o2"]
     assert len({e.event_id for e in closings}) == 2
+
+
+def test_sellers_are_locked_exclusively_only_by_batches_that_may_change_a_standing():
+    uow = FakeUnitOfWork()
+    apply_batch(uow, inbound(placed(), open_case(), message()), POLICY)
+    assert uow.exclusive_seller_locks is False
+    apply_batch(uow, inbound(support("suspend_seller")), POLICY)
+    assert uow.exclusive_seller_locks is True
+    # a suspension held until its order arrives changes the standing with OrderPlaced
+    apply_batch(uow, inbound(support("reinstate_seller", order_id="o2")), POLICY)
+    apply_batch(uow, inbound(placed("o2")), POLICY)
+    assert uow.exclusive_seller_locks is True
+    assert "SellerReinstated" in types(uow)

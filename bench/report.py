@@ -1,0 +1,179 @@
+"""The figure table `make bench` prints."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.latency import Latency, percentile
+from bench.offsets import Offsets
+from bench.pipeline import CONSUMER_STAGES, RELAY_STAGES, Drain, Stages
+from bench.raw import Rate, RawDatabase
+from bench.services import REPO
+from schemas import INBOUND_TOPICS
+
+RATIO_TARGET = 0.5
+P99_TARGET_MS = 250.0
+#: peak memory may grow this much with a tenfold backlog and still count as flat
+FLAT_GROWTH = 1.25
+
+
+@dataclass
+class PipelineRun:
+    label: str
+    orders: int
+    records: dict[str, int]
+    publish_seconds: float
+    drain: Drain
+    memory: dict[str, tuple[int, int]]  # KiB: (current, peak)
+    cpu: dict[str, float]
+    stages: dict[str, Stages]
+    dead_letters: int
+    #: the inbound topics' offsets before and after this run's publication
+    starts: Offsets = field(default_factory=dict)
+    ends: Offsets = field(default_factory=dict)
+    latency: Latency | None = None
+    memory_after_latency: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.records.values())
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
+        model = found.group(1).strip() if found else model
+    memory = ""
+    meminfo = Path("/proc/meminfo")
+    if meminfo.exists():
+        kib = int(meminfo.read_text().split()[1])
+        memory = f", {kib / 2**20:.0f} GiB RAM"
+    pom = (REPO / "deploy" / "kafka" / "pom.xml").read_text()
+    kafka = re.search(r"<kafka\.version>([^<]+)<", pom)
+    return (f"{os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}, Kafka {kafka.group(1) if kafka else '?'}")
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if not math.isnan(value) else "-"
+
+
+def _mib(kib: int) -> str:
+    return f"{kib / 1024:,.0f}"
+
+
+def throughput(run: PipelineRun, consume: dict[str, Rate], database: RawDatabase
+               ) -> tuple[list[str], dict[str, float]]:
+    lines = [f"{'records/s':<20}{'records':>10}{'raw consume':>14}{'raw database':>15}"
+             f"{'pipeline':>11}{'pipeline/min(raw)':>19}"]
+    ratios: dict[str, float] = {}
+    for topic in INBOUND_TOPICS:
+        records = run.records[topic]
+        pipeline = records / run.drain.consumers[topic]
+        raw = min(consume[topic].per_second, database.rates[topic].per_second)
+        ratios[topic] = pipeline / raw if raw else float("nan")
+        lines.append(f"{topic:<20}{_n(records):>10}{_n(consume[topic].per_second):>14}"
+                     f"{_n(database.rates[topic].per_second):>15}{_n(pipeline):>11}"
+                     f"{ratios[topic]:>19.2f}")
+    consume_total = Rate(sum(r.records for r in consume.values()),
+                         sum(r.seconds for r in consume.values()))
+    database_total = Rate(sum(r.records for r in database.rates.values()),
+                          sum(r.seconds for r in database.rates.values()))
+    pipeline_total = run.total / run.drain.relay
+    raw_total = min(consume_total.per_second, database_total.per_second)
+    lines.append(f"{'total':<20}{_n(run.total):>10}{_n(consume_total.per_second):>14}"
+                 f"{_n(database_total.per_second):>15}{_n(pipeline_total):>11}"
+                 f"{pipeline_total / raw_total:>19.2f}")
+    return lines, ratios
+
+
+def render(args: Any, full: PipelineRun, small: PipelineRun, consume: dict[str, Rate],
+           database: RawDatabase, services_cpu: dict[str, float]) -> str:
+    out = [f"order cases benchmark: seed {args.seed}, {full.orders:,} orders, "
+           f"{full.total:,} inbound records, batch size {args.batch_size}",
+           f"machine: {machine()}", ""]
+    lines, ratios = throughput(full, consume, database)
+    missed = [t for t, r in ratios.items() if not r >= RATIO_TARGET]
+    out += ["Throughput (raw: each topic alone; pipeline: the five consumers and the relay "
+            "at once, from the first record published to the topic's group committing its "
+            "end)", *lines,
+            f"  pipeline: {full.total:,} records published in {full.publish_seconds:.1f}s "
+            f"({full.total / full.publish_seconds:,.0f}/s), all consumers drained and all "
+            f"{full.drain.case_events:,} case events published by the relay after "
+            f"{full.drain.relay:.1f}s ({full.drain.case_events / full.drain.relay:,.0f} "
+            f"events/s); dead letters: {full.dead_letters}",
+            f"  target pipeline/min(raw) >= {RATIO_TARGET} per consumer: "
+            + ("met" if not missed else f"NOT met for {', '.join(missed)}"),
+            f"  raw database: {database.case_events:,} case events; time in sql "
+            + ", ".join(f"{k} {v / sum(database.stages.values()):.0%}"
+                        for k, v in database.stages.items()).replace("sql ", "", 1), ""]
+    if full.latency is not None:
+        lat = full.latency
+        p = {q: percentile(lat.total, q) for q in (50, 95, 99)}
+        out += [f"Latency, inbound record published -> its case event read from case-events "
+                f"(steady {lat.rate:,.0f} records/s for {lat.seconds:.0f}s, "
+                f"{len(lat.total):,} case events)",
+                f"  p50 {p[50]:.0f} ms, p95 {p[95]:.0f} ms, p99 {p[99]:.0f} ms, max "
+                f"{max(lat.total, default=float('nan')):.0f} ms (target p99 < "
+                f"{P99_TARGET_MS:.0f} ms: {'met' if p[99] < P99_TARGET_MS else 'NOT met'})",
+                "  published -> its transaction began: p50 "
+                f"{percentile(lat.to_transaction, 50):.0f} / p99 "
+                f"{percentile(lat.to_transaction, 99):.0f} ms; published -> relay produced: p50 "
+                f"{percentile(lat.to_relay, 50):.0f} / p99 {percentile(lat.to_relay, 99):.0f}"
+                f" ms; relay produced -> read: p50 {percentile(lat.to_reader, 50):.0f} / p99 "
+                f"{percentile(lat.to_reader, 99):.0f} ms",
+                "  by the causing record's topic (events, p50 / p99 ms): "
+                + ", ".join(f"{t} {len(v)}, {percentile(v, 50):.0f} / {percentile(v, 99):.0f}"
+                            for t, v in sorted(lat.by_topic.items())), ""]
+    out += [f"Peak memory (max RSS, MiB) with a backlog of {small.total:,} records "
+            f"({small.orders:,} orders) and of {full.total:,} ({full.orders:,} orders)",
+            f"{'process':<20}{'small':>8}{'full':>8}{'growth':>8}  max lag seen (small/full)"]
+    for name in full.memory:
+        a, b = small.memory[name][1], full.memory[name][1]
+        lag = (f"{small.drain.max_lag.get(name, 0):,} / {full.drain.max_lag.get(name, 0):,}"
+               if name in INBOUND_TOPICS else "")
+        out.append(f"{name:<20}{_mib(a):>8}{_mib(b):>8}{b / a:>7.2f}x  {lag}")
+    grown = [n for n in full.memory if full.memory[n][1] > FLAT_GROWTH * small.memory[n][1]]
+    out += [f"  flat (growth <= {FLAT_GROWTH}x): "
+            + ("yes" if not grown else f"NO for {', '.join(grown)}"), ""]
+    out += profile(full, services_cpu)
+    if database.profile:
+        out += ["", "cProfile of the raw database pass (top functions by own time):",
+                database.profile]
+    return "\n".join(out)
+
+
+def profile(run: PipelineRun, services_cpu: dict[str, float]) -> list[str]:
+    out = ["Where the time goes (full pipeline run; each process's busy time in its batches, "
+           "by stage)",
+           f"{'process':<18}{'busy s':>8}{'of run':>8}{'batches':>9}{'avg':>6}  "
+           + "".join(f"{s:>8}" for s in CONSUMER_STAGES)]
+    for topic in INBOUND_TOPICS:
+        st = run.stages[topic]
+        wall = run.drain.consumers[topic]
+        shares = "".join(f"{st.parts.get(s, 0) / st.seconds if st.seconds else 0:>8.0%}"
+                         for s in CONSUMER_STAGES)
+        out.append(f"{topic:<18}{st.seconds:>8.1f}{st.seconds / wall:>8.0%}{st.batches:>9,}"
+                   f"{st.records / max(st.batches, 1):>6.0f}  {shares}")
+    relay = run.stages["relay"]
+    busy = relay.seconds or 1.0
+    out.append(f"{'relay':<18}{relay.seconds:>8.1f}{relay.seconds / run.drain.relay:>8.0%}"
+               f"{relay.batches:>9,}{relay.records / max(relay.batches, 1):>6.0f}  "
+               + ", ".join(f"{s} {relay.parts.get(s, 0) / busy:.0%}" for s in RELAY_STAGES))
+    cpu = {**run.cpu, **services_cpu}
+    total = sum(cpu.values())
+    out += ["  (decode: Avro + contract checks; sql: statements incl. lock waits; state: "
+            "JSONB state (de)serialisation; rules: the policy in Python; commit: COMMIT)",
+            f"CPU seconds over the run ({total:,.0f} s on {os.cpu_count()} cores in "
+            f"{run.drain.relay:.0f} s; per 1,000 inbound records: "
+            f"{total / run.total * 1000:.2f} s):",
+            "  " + ", ".join(f"{n} {v:,.1f}" for n, v in cpu.items())]
+    return out

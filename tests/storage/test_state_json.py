@@ -1,0 +1,81 @@
+"""The JSONB form of an order: stable (stored documents stay readable) and lossless."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from domain.order import (
+    CarrierReport,
+    Case,
+    MarketplaceRefund,
+    Order,
+    OrderTerms,
+    ProofOfShipping,
+)
+from domain.records import Address, Money
+from storage.state_json import from_json, to_json
+from tests.builders import HOME, T0, add_tracking, message, open_case, support
+
+AT = dt.datetime(2026, 3, 12, 9, 30, tzinfo=dt.UTC)
+
+
+def sample_order() -> Order:
+    return Order(
+        order_id="o-1",
+        terms=OrderTerms(buyer_id="b1", seller_id="s1", total=Money(2599, "EUR"),
+                         payment_method="aliberber_payments", shipping_address=HOME,
+                         placed_at=T0, ship_by=dt.date(2026, 3, 3), estimated_delivery=None),
+        shipments=[ProofOfShipping("dhl", "T1", "tracking")],
+        payment_ids=["p1"], refund_ids=["r1"], captured={"EUR": 2599},
+        marketplace_refunds=[MarketplaceRefund(Money(500, "EUR"), AT)],
+        held=[open_case("o-1", event_id="h1"), add_tracking("o-1", event_id="h2"),
+              support("escalate", "o-1", event_id="h3"), message("o-1", event_id="h4")],
+        carrier_reports={"dhl:T1": CarrierReport("delivered", AT, HOME),
+                         "ups:9": CarrierReport("in_transit", AT, None)},
+        case=Case(case_id="c-1", reason="non_delivery", state="escalated", opened_at=AT,
+                  escalated_by="platform", seller_took_part_at=None,
+                  proofs=[ProofOfShipping("dhl", "T1", "tracking")], swept=["late_delivery"]),
+    )
+
+
+def test_an_order_survives_the_round_trip_through_json_text():
+    order = sample_order()
+    assert from_json(Order, json.loads(json.dumps(to_json(order)))) == order
+    assert from_json(Order, to_json(Order("o-2"))) == Order("o-2")
+
+
+def test_the_document_keeps_its_stored_form():
+    doc = to_json(sample_order())
+    assert doc["terms"]["placed_at"] == "2026-03-01T10:00:00+00:00"
+    assert doc["terms"]["ship_by"] == "2026-03-03" and doc["terms"]["estimated_delivery"] is None
+    assert doc["terms"]["shipping_address"] == {
+        "name": "Ada Buyer", "line1": "12 Rue de la Paix", "city": "Paris",
+        "postal_code": "75002", "country": "FR", "line2": None, "region": None}
+    assert doc["captured"] == {"EUR": 2599}
+    assert doc["marketplace_refunds"] == [
+        {"amount": {"amount_minor": 500, "currency": "EUR"},
+         "occurred_at": "2026-03-12T09:30:00+00:00"}]
+    assert [h["type"] for h in doc["held"]] == ["OpenCase", "AddTracking", "SupportAction",
+                                               "MessageSent"]
+    assert doc["held"][0]["event_id"] == "h1" and "occurred_at" in doc["held"][0]
+    assert doc["carrier_reports"]["ups:9"] == {
+        "status": "in_transit", "occurred_at": "2026-03-12T09:30:00+00:00",
+        "delivered_to": None, "event_id": ""}
+    assert doc["case"]["proofs"] == [{"carrier": "dhl", "tracking_number": "T1",
+                                      "proof": "tracking"}]
+
+
+def test_unknown_keys_of_older_documents_are_ignored():
+    doc = to_json(sample_order())
+    doc["retired_field"] = 1
+    doc["held"][0]["retired_field"] = "x"
+    assert from_json(Order, doc) == sample_order()
+
+
+def test_values_outside_an_order():
+    assert to_json(Address("n", "l", "c", "p", "FR")) == {
+        "name": "n", "line1": "l", "city": "c", "postal_code": "p", "country": "FR",
+        "line2": None, "region": None}
+    assert to_json(Money(1, "EUR")) == {"amount_minor": 1, "currency": "EUR"}
+    assert from_json(Address | None, None) is None
