@@ -1,0 +1,151 @@
+"""The workload generator: deterministic, valid by contract, realistic in proportions."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from functools import cache
+
+import pytest
+
+from consumers.runtime import decode
+from domain.policy import Policy
+from domain.records import from_record
+from schemas import INBOUND_TOPICS, record_key
+from schemas.codec import shared_codec
+from schemas.json_form import check_contract, from_json, to_json
+from service.apply import apply_batch
+from service.sweep import sweep_due
+from service.unit_of_work import Cause, Inbound
+from tests.service.fake_uow import FakeUnitOfWork
+from workload.generator import Published, generate
+
+ORDERS = 2000
+
+
+@cache
+def workload() -> tuple[Published, ...]:
+    return tuple(generate(11, ORDERS))
+
+
+@dataclass
+class FakeMessage:
+    """What `consumers.runtime.decode` reads from a Kafka message."""
+
+    _key: bytes
+    _value: bytes
+    _offset: int
+
+    def key(self) -> bytes:
+        return self._key
+
+    def value(self) -> bytes:
+        return self._value
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+
+def test_a_seed_always_gives_the_same_records_in_the_same_order():
+    assert generate(5, 300) == generate(5, 300)
+    assert generate(5, 300) != generate(6, 300)
+
+
+def test_more_orders_keep_the_first_orders_unchanged():
+    small = generate(5, 100)
+    large = [p for p in generate(5, 400) if p.record.get("order_id", "") <= "ord-5-0000099"
+             and p.topic != "carrier-tracking"]
+    assert [p for p in small if p.topic != "carrier-tracking"] == large
+
+
+def test_seeds_share_no_ids():
+    ids = lambda items: {p.record["event_id"] for p in items} | {p.key for p in items}  # noqa: E731
+    assert not ids(generate(1, 200)) & ids(generate(2, 200))
+
+
+def test_every_record_encodes_decodes_and_passes_the_contract():
+    codec = shared_codec()
+    for offset, item in enumerate(workload()):
+        value = codec.encode(item.record)
+        assert codec.decode(value) == item.record
+        check_contract(item.record)
+        assert from_json(item.topic, to_json(item.record)) == item.record
+        decoded = decode(item.topic, FakeMessage(item.key.encode(), value, offset))  # type: ignore[arg-type]
+        assert isinstance(decoded, Inbound), (item, decoded)
+
+
+def test_keys_topics_and_ids():
+    seen: set[str] = set()
+    for item in workload():
+        assert item.key == record_key(item.topic, item.record)
+        assert item.record["type"] in INBOUND_TOPICS[item.topic]
+        assert item.record["event_id"] not in seen
+        seen.add(item.record["event_id"])
+
+
+def test_each_orders_records_keep_their_time_order_within_a_topic():
+    last: dict[tuple[str, str], dt.datetime] = {}
+    for item in workload():
+        at = item.record["occurred_at"]
+        assert at >= last.get((item.topic, item.key), at)
+        last[item.topic, item.key] = at
+
+
+def test_traffic_far_outnumbers_case_actions():
+    items = workload()
+    per_topic = Counter(p.topic for p in items)
+    per_type = Counter(p.record["type"] for p in items)
+    assert set(per_topic) == set(INBOUND_TOPICS)
+    assert per_type["OrderPlaced"] == per_type["PaymentCaptured"] == ORDERS
+    assert 0.85 * ORDERS < per_type["OrderShipped"] < ORDERS
+    assert per_type["TrackingUpdated"] >= 3 * per_type["OrderShipped"]
+    assert 0.01 * ORDERS < per_type["OrderCancelled"] < 0.06 * ORDERS
+    assert 0.10 * ORDERS <= per_type["OpenCase"] <= 0.17 * ORDERS
+    assert per_topic["case-actions"] < 0.06 * len(items)
+    assert per_topic["messages"] > 0.2 * ORDERS
+    assert per_type["RefundIssued"] > 0.05 * ORDERS
+
+
+def _apply_all(items: tuple[Published, ...]) -> tuple[FakeUnitOfWork, int]:
+    uow, policy, invalid = FakeUnitOfWork(), Policy(), 0
+    uow.policy = policy  # type: ignore[assignment]
+    by_topic: dict[str, list[Inbound]] = defaultdict(list)
+    for offset, item in enumerate(items):  # batches per topic, as the consumers take them
+        batch = by_topic[item.topic]
+        batch.append(Inbound(Cause(item.topic, 0, offset, item.record["event_id"]),
+                             from_record(item.record)))
+        if len(batch) == 50:
+            invalid += len(apply_batch(uow, batch, policy).invalid)
+            batch.clear()
+    for batch in by_topic.values():
+        invalid += len(apply_batch(uow, batch, policy).invalid)
+    return uow, invalid
+
+
+def test_cases_end_every_way_the_policy_allows_and_nothing_is_bad_input():
+    uow, invalid = _apply_all(workload())
+    assert invalid == 0
+    events = Counter(e.event.type for e in uow.events)
+    closes = Counter(getattr(e.event, "close_reason", None) for e in uow.events
+                     if e.event.type == "CaseClosed")
+    assert set(closes) == {"full_refund", "buyer_closed", "delivered", "support_closed"}
+    for kind in ("CaseOpened", "ProblemReported", "TrackingAdded", "RefundRecorded",
+                 "CaseEscalated", "SupportRefundRequested", "CaseReopened", "SellerSuspended",
+                 "SellerReinstatementEligible", "SellerReinstated", "ActionRejected"):
+        assert events[kind] > 0, kind
+    assert events["ActionRejected"] < 0.3 * events["CaseOpened"]
+    assert any(o.case is not None and o.case.live for o in uow.orders.values())
+
+
+@pytest.mark.parametrize("orders", [300])
+def test_a_sweep_far_in_the_future_makes_open_cases_late(orders):
+    uow, _ = _apply_all(tuple(generate(3, orders)))
+    before = len(uow.events)
+    while sweep_due(uow, dt.datetime(2028, 1, 1, tzinfo=dt.UTC), Policy(), 500) == 500:
+        pass
+    swept = Counter(e.event.type for e in uow.events[before:])
+    assert swept["LateDelivery"] > 0 and swept["CaseEscalated"] > 0

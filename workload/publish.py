@@ -1,0 +1,77 @@
+"""Produce a workload to Kafka as upstream services would: keyed, Avro single-object
+encoded, through an asynchronous idempotent producer (delivery callbacks, no flush per
+record), either as fast as the broker takes it or at a steady rate."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from configuration import Settings
+from schemas.codec import shared_codec
+from workload.generator import Published
+
+#: (topic, key, value): a record already encoded
+Encoded = tuple[str, bytes, bytes]
+#: called once per acknowledged record with its position in the input and the message
+OnDelivered = Callable[[int, Message], None]
+
+
+class PublishError(RuntimeError):
+    """Some records were not acknowledged by the broker."""
+
+
+def encode(items: Iterable[Published]) -> Iterator[Encoded]:
+    """Each record encoded once, as it will be produced."""
+    codec = shared_codec()
+    for item in items:
+        yield item.topic, item.key.encode(), codec.encode(item.record)
+
+
+def publish(settings: Settings, items: Iterable[Published], rate: float | None = None,
+            *, on_delivered: OnDelivered | None = None) -> int:
+    """Produce every item; return how many the broker acknowledged (all, or it raises)."""
+    return produce_encoded(settings, encode(items), rate, on_delivered=on_delivered)
+
+
+def produce_encoded(settings: Settings, messages: Iterable[Encoded],
+                    rate: float | None = None, *,
+                    on_delivered: OnDelivered | None = None) -> int:
+    """Produce encoded records in order, at most `rate` per second when given."""
+    if rate is not None and rate <= 0:
+        raise ValueError("rate must be positive")
+    producer = Producer(settings.kafka(**{
+        "enable.idempotence": True, "linger.ms": 5, "compression.type": "lz4"}))
+    acknowledged = 0
+    failures: list[str] = []
+
+    def delivered(position: int) -> Callable[[KafkaError | None, Message], None]:
+        def report(err: KafkaError | None, msg: Message) -> None:
+            nonlocal acknowledged
+            if err is not None:
+                failures.append(str(err))
+                return
+            acknowledged += 1
+            if on_delivered is not None:
+                on_delivered(position, msg)
+        return report
+
+    started = time.perf_counter()
+    for position, (topic, key, value) in enumerate(messages):
+        if rate is not None:  # steady: record n leaves at n / rate seconds
+            while (wait := started + position / rate - time.perf_counter()) > 0:
+                producer.poll(min(wait, 0.05))
+        while True:
+            try:
+                producer.produce(topic, key=key, value=value, on_delivery=delivered(position))
+                break
+            except BufferError:  # the local queue is full: let deliveries drain it
+                producer.poll(0.05)
+        producer.poll(0)  # serve delivery callbacks as we go
+    remaining = producer.flush(120)
+    if failures or remaining:
+        raise PublishError(f"{len(failures) + remaining} record(s) not acknowledged: "
+                           f"{failures[0] if failures else 'timed out'}")
+    return acknowledged
