@@ -85,7 +85,7 @@ class TopicConsumer:
     # ---- clients -----------------------------------------------------------------------
 
     def _consumer(self) -> Consumer:
-        return Consumer(self.settings.kafka(**{
+        config = self.settings.kafka(**{
             "group.id": self.group,
             "enable.auto.commit": True,
             "enable.auto.offset.store": False,  # stored only after the database commit
@@ -93,7 +93,15 @@ class TopicConsumer:
             "auto.offset.reset": "earliest",
             "partition.assignment.strategy": "cooperative-sticky",
             "max.poll.interval.ms": 300_000,
-        }))
+        })
+        # A member that dies without leaving (SIGKILL, OOM, a lost node) keeps its
+        # partitions until the coordinator times its session out, and a rebalance
+        # (its replacement joining) waits for that too: with librdkafka's 45 s default,
+        # `make chaos` saw every kill stall its whole group for 45 s or more. Heartbeats
+        # come from librdkafka's own thread, so a long batch cannot time the session out
+        # (max.poll.interval.ms guards the loop). CASES_KAFKA_SESSION_TIMEOUT_MS overrides.
+        config.setdefault("session.timeout.ms", 10_000)
+        return Consumer(config)
 
     def _producer(self) -> Producer:
         return Producer(self.settings.kafka(**{"enable.idempotence": True, "linger.ms": 5}))
