@@ -4,7 +4,8 @@ The plan is drawn from the seed alone, so a run can be repeated fault for fault.
 are spread over the publishing window; every instance is killed at least once before
 any is killed twice (the relay included), and an instance is always back before its
 next kill. The broker and the database each restart once, at a third and two thirds of
-the window, so both outages hit records in flight.
+the window, so both outages hit records in flight; one extra kill lands just before the
+database outage (see `plan`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,18 @@ def plan(seed: int, instances: list[str], window: float, kills: int,
     kafka_at, postgres_at = rng.uniform(0.30, 0.40), rng.uniform(0.60, 0.70)
     if restarts:
         faults += [Fault(window * kafka_at, "kafka"), Fault(window * postgres_at, "postgres")]
+        # one more kill just before the database goes: a member of a two-instance group,
+        # back only once the database is down (so it cannot rejoin before it returns),
+        # so its partitions move to its sibling at the session timeout while the
+        # sibling is retrying its batch against the absent database
+        components = [name.split("#")[0] for name in instances]
+        shared = [n for n, c in zip(instances, components, strict=True)
+                  if components.count(c) > 1]
+        at = window * postgres_at - 4.0
+        busy = {f.target for f in faults if abs(f.at - at) < 6.0}  # its own kills apart
+        shared = [n for n in shared if n not in busy] or shared
+        if shared:
+            faults.append(Fault(at, "kill", rng.choice(shared), down_for=rng.uniform(4.5, 6.0)))
     return sorted(faults, key=lambda f: f.at)
 
 

@@ -41,6 +41,14 @@ def print_report(out: TextIO, *, seed: int, orders: int, records: int,
             w(f"  held back until their order's previous record was applied: "
               f"{result.feed.held_back} records (longest wait "
               f"{result.feed.longest_wait:.1f}s)\n")
+        if result.batches:
+            b = result.batches
+            w(f"  consumers' batches: {b['records']} records seen, {b['applied']} applied, "
+              f"{b['duplicates']} redelivered and skipped by the inbox, "
+              f"{b['dead_letters']} dead letters\n")
+        if result.stalls:
+            w("  longest stall with records waiting, per group: "
+              + ", ".join(f"{t} {s:.0f}s" for t, s in result.stalls.items()) + "\n")
         if result.error:
             w(f"  ERROR: {result.error}\n")
 

@@ -64,6 +64,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--publish-seconds", type=float, default=120.0,
                    help="how long publishing takes at the steady rate (120)")
     p.add_argument("--kills", type=int, default=24, help="SIGKILLs in the chaos run (24)")
+    p.add_argument("--outage-seconds", type=float, default=8.0,
+                   help="how long the broker and the database stay stopped (8)")
     p.add_argument("--unordered", action="store_true",
                    help="publish in plain order without holding records back for their "
                         "order's previous record (chaos/causal.py): shows how much the "
@@ -96,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     root = args.state_dir / f"seed-{args.seed}"
     common: dict[str, Any] = dict(items=items, sweep_at=sweep_at, rate=rate,
-                                  causal=not args.unordered,
+                                  causal=not args.unordered, outage_hold=args.outage_seconds,
                                   drain_timeout=args.drain_timeout, stable=args.stable)
     instances = [f"{c}#{n}" for c, count in CHAOS_INSTANCES.items()
                  for n in range(1, count + 1)]

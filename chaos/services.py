@@ -8,6 +8,7 @@ reconnect to the same address after an outage; `restart_*` checks that it did.
 from __future__ import annotations
 
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,16 +45,21 @@ class LocalServices:
     def down(self) -> None:
         _script("services.sh", "down", str(self.state_dir))
 
-    def restart_kafka(self) -> None:
+    def restart_kafka(self, down_for: float = 0.0) -> None:
+        """Stop the broker, keep it down `down_for` more seconds, start it again."""
         _script("kafka.sh", "stop", str(self.state_dir))
+        time.sleep(down_for)
         address = _script("kafka.sh", "start", str(self.state_dir)).strip().splitlines()[-1]
         # the consumers only know the old address: a new port would strand them
         if address != self.env["KAFKA_BOOTSTRAP_SERVERS"]:
             raise ServiceError(f"the broker came back on {address}, not "
                                f"{self.env['KAFKA_BOOTSTRAP_SERVERS']}")
 
-    def restart_postgres(self) -> None:
+    def restart_postgres(self, down_for: float = 0.0) -> None:
+        """Stop PostgreSQL (fast shutdown: sessions are cut), keep it down `down_for`
+        more seconds, start it again."""
         _script("postgres.sh", "stop", str(self.state_dir))
+        time.sleep(down_for)
         url = _script("postgres.sh", "start", str(self.state_dir)).strip().splitlines()[-1]
         if url != self.env["DATABASE_URL"]:
             raise ServiceError(f"PostgreSQL came back on {url}, not {self.env['DATABASE_URL']}")

@@ -23,7 +23,9 @@ from chaos.causal import CausalFeed
 from chaos.drain import wait_drained, wait_groups_ready
 from chaos.faults import Fault, FaultLog
 from chaos.fleet import CASES, CHAOS_INSTANCES, Fleet, Instance
+from chaos.logs import batch_totals
 from chaos.services import LocalServices
+from chaos.stalls import StallWatch
 from configuration import Settings, settings_from_env
 from schemas import INBOUND_TOPICS
 from workload.generator import Published
@@ -49,6 +51,8 @@ class Trial:
     #: hold each record back until its order's previous record was applied
     #: (`chaos/causal.py`); False publishes in plain order at the steady rate
     causal: bool = True
+    #: seconds the broker and the database stay down between their stop and start
+    outage_hold: float = 8.0
     drain_timeout: float = 900.0
     stable: float = 5.0
 
@@ -64,6 +68,10 @@ class TrialResult:
     unexpected_exits: list[tuple[str, int, str]] = field(default_factory=list)
     error: str | None = None
     feed: CausalFeed | None = None
+    #: per inbound topic, the longest time its group sat still with records waiting
+    stalls: dict[str, float] = field(default_factory=dict)
+    #: summed over the consumers' batch reports (chaos/logs.py)
+    batches: dict[str, int] = field(default_factory=dict)
 
 
 @contextmanager
@@ -105,15 +113,36 @@ class _FaultRunner:
     publisher's start; a killed instance is restarted `down_for` seconds later."""
 
     def __init__(self, plan: list[Fault], fleet: Fleet, services: LocalServices,
-                 log: FaultLog) -> None:
+                 log: FaultLog, outage_hold: float) -> None:
         self.fleet, self.services, self.log = fleet, services, log
         self.order = itertools.count()
         self.queue: list[tuple[float, int, Fault]] = [(f.at, next(self.order), f) for f in plan]
         heapq.heapify(self.queue)
         self.by_name: dict[str, Instance] = {i.name: i for i in fleet.instances}
+        self.outages: list[threading.Thread] = []
+        self.outage_hold = outage_hold
+        self.error: Exception | None = None
 
     def pending(self) -> bool:
-        return bool(self.queue)
+        return bool(self.queue) or any(o.is_alive() for o in self.outages)
+
+    def _outage(self, kind: str) -> None:
+        name = "Kafka broker" if kind == "kafka" else "PostgreSQL"
+        self.log.note(f"{name}: stop")
+        started = time.monotonic()
+        try:
+            if kind == "kafka":
+                self.services.restart_kafka(self.outage_hold)
+                self.log.broker_restarts += 1
+            else:
+                self.services.restart_postgres(self.outage_hold)
+                self.log.postgres_restarts += 1
+        except Exception as exc:  # reported by the trial: the run cannot go on
+            self.error = exc
+            self.log.note(f"{name}: restart FAILED: {exc}")
+            return
+        self.log.note(f"{name}: started again, same address "
+                      f"({time.monotonic() - started:.1f}s after the stop began)")
 
     def step(self, elapsed: float) -> None:
         while self.queue and self.queue[0][0] <= elapsed:
@@ -137,20 +166,13 @@ class _FaultRunner:
             instance = self.by_name[fault.target]
             self.fleet.start(instance)
             self.log.note(f"started {instance.name} again (pid {instance.pid})")
-        elif fault.kind == "kafka":
-            self.log.note("Kafka broker: stop")
-            started = time.monotonic()
-            self.services.restart_kafka()
-            self.log.broker_restarts += 1
-            self.log.note(f"Kafka broker: started again, same address "
-                          f"({time.monotonic() - started:.1f}s down)")
-        elif fault.kind == "postgres":
-            self.log.note("PostgreSQL: stop")
-            started = time.monotonic()
-            self.services.restart_postgres()
-            self.log.postgres_restarts += 1
-            self.log.note(f"PostgreSQL: started again, same address "
-                          f"({time.monotonic() - started:.1f}s down)")
+        elif fault.kind in ("kafka", "postgres"):
+            # in a thread: kills and restarts go on during the outage, so instances also
+            # start while the broker or the database is away
+            outage = threading.Thread(target=self._outage, args=(fault.kind,),
+                                      name=f"{fault.kind}-outage", daemon=True)
+            self.outages.append(outage)
+            outage.start()
         else:
             raise ValueError(f"unknown fault {fault.kind}")
 
@@ -184,12 +206,15 @@ def run_trial(trial: Trial, keep: bool = False) -> TrialResult:
             fleet.start_all(CHAOS_INSTANCES)
             wait_groups_ready(settings, {c: n for c, n in CHAOS_INSTANCES.items()
                                          if c in INBOUND_TOPICS}, tick=fleet.supervise)
+        watch = StallWatch(settings)
+        watch.start()
         with _phase(result, "publish"):
             result.published = _publish(trial, settings, fleet, services, result)
         tick: Callable[[], None] = fleet.supervise
         with _phase(result, "drain"):
             drained = wait_drained(settings, stable=trial.stable, timeout=trial.drain_timeout,
                                    tick=tick, report=lambda s: say(f"[{trial.label}] {s}"))
+        result.stalls = watch.stop()
         if not drained.drained:
             result.error = f"did not drain in {trial.drain_timeout:.0f}s: {drained.last}"
             return result
@@ -210,6 +235,7 @@ def run_trial(trial: Trial, keep: bool = False) -> TrialResult:
             if fleet is not None:
                 fleet.stop_all()
                 result.unexpected_exits = list(fleet.unexpected_exits)
+                result.batches = batch_totals(trial.log_dir)
             services.down()
             if not keep and result.drained:
                 shutil.rmtree(trial.state_dir, ignore_errors=True)
@@ -225,13 +251,16 @@ def _publish(trial: Trial, settings: Settings, fleet: Fleet, services: LocalServ
     publisher = _Publisher(settings, items, trial.rate)
     runner = None
     if trial.faults is not None and result.fault_log is not None:
-        runner = _FaultRunner(trial.faults, fleet, services, result.fault_log)
+        runner = _FaultRunner(trial.faults, fleet, services, result.fault_log,
+                              trial.outage_hold)
         result.fault_log.started = time.monotonic()
     started = time.monotonic()
     publisher.start()
     while publisher.is_alive() or (runner is not None and runner.pending()):
         if runner is not None:
             runner.step(time.monotonic() - started)
+            if runner.error is not None:
+                raise RuntimeError(f"a planned restart failed: {runner.error}")
         fleet.supervise()
         time.sleep(0.05)
     publisher.join()
