@@ -172,14 +172,21 @@ class TopicConsumer:
         (the partitions are paused meanwhile, so the group keeps this member)."""
         if not good:
             return BatchOutcome()
-        paused: list[TopicPartition] = []
+        paused = False
 
         def before_sleep(state: object) -> None:
             nonlocal paused
-            if not paused:
-                paused = consumer.assignment()
-                consumer.pause(paused)
-            consumer.poll(0)  # keeps the group membership alive; paused, it returns nothing
+            # Pause what is assigned *now*, every time: a rebalance during the outage can
+            # hand this member more partitions, unpaused, and the poll below would then
+            # return their records. One returned here is put back (seek), or the offsets
+            # stored after the next batch would skip it for good: `make chaos` staged
+            # this (a member killed just before a database outage) and
+            # tests/integration/test_rebalance_during_outage.py lost a record to it.
+            consumer.pause(consumer.assignment())
+            paused = True
+            msg = consumer.poll(0)  # keeps the group membership alive
+            if msg is not None and msg.error() is None:
+                self._put_back(consumer, msg)
             self.log.warning("database_unavailable_retrying")
             if self._conn is not None:
                 self._conn.close()
@@ -198,9 +205,19 @@ class TopicConsumer:
                     with unit_of_work(conn, self.settings.policy) as uow:
                         return apply_batch(uow, good, self.settings.policy)
         finally:
-            if paused:
-                consumer.resume(paused)
+            if paused:  # what is assigned now: partitions revoked meanwhile are not ours
+                consumer.resume(consumer.assignment())
         raise AssertionError("unreachable")
+
+    def _put_back(self, consumer: Consumer, msg: Message) -> None:
+        """Rewind a partition to a record polled while the batch waits, paused."""
+        partition = TopicPartition(msg.topic(), msg.partition(), msg.offset())
+        try:
+            consumer.pause([partition])
+            consumer.seek(partition)
+            self.log.info("record_put_back", partition=msg.partition(), offset=msg.offset())
+        except KafkaException as exc:  # revoked meanwhile: its new owner starts there
+            self.log.warning("put_back_failed", partition=msg.partition(), error=str(exc))
 
     def _dead_letter(self, producer: Producer, dead: list[tuple[Message, DeadLetter]]) -> None:
         if not dead:
