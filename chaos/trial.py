@@ -18,16 +18,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import psycopg
+from confluent_kafka.admin import AdminClient
+
 from chaos import snapshot
 from chaos.causal import CausalFeed
-from chaos.drain import wait_drained, wait_groups_ready
+from chaos.drain import end_offsets, wait_drained, wait_groups_ready
 from chaos.faults import Fault, FaultLog
 from chaos.fleet import CASES, CHAOS_INSTANCES, Fleet, Instance
 from chaos.logs import batch_totals
 from chaos.services import LocalServices
 from chaos.stalls import StallWatch
 from configuration import Settings, settings_from_env
-from schemas import INBOUND_TOPICS
+from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS
 from workload.generator import Published
 from workload.publish import publish
 
@@ -177,6 +180,46 @@ class _FaultRunner:
             raise ValueError(f"unknown fault {fault.kind}")
 
 
+def _sweep_killing_the_relay(env: dict[str, str], sweep_at: str, fleet: Fleet, log: FaultLog,
+                             settings: Settings, timeout: float = 120.0) -> None:
+    """`cases sweep` with the relay down, then the relay started and SIGKILLed the
+    moment the broker has the sweep's events but the outbox does not yet say so: the
+    window between sending and marking, where a crash must re-send, not lose."""
+    relay = next(i for i in fleet.instances if i.component == "relay")
+    pid = relay.pid
+    fleet.kill(relay)
+    log.killed(relay.name)
+    log.note(f"SIGKILL {relay.name} (pid {pid}) before the sweep, so its events wait")
+    _cases(env, "sweep", "--now", sweep_at)
+    admin = AdminClient(settings.kafka())
+    before = sum(end_offsets(admin, CASE_EVENTS_TOPIC).values())
+    deadline = time.monotonic() + timeout
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        waiting = _unpublished(conn)
+        fleet.start(relay)
+        log.note(f"started {relay.name} again (pid {relay.pid}); {waiting} events to publish")
+        while waiting and time.monotonic() < deadline:
+            sent = sum(end_offsets(admin, CASE_EVENTS_TOPIC).values()) - before
+            waiting = _unpublished(conn)
+            if sent and waiting:
+                pid = relay.pid
+                fleet.kill(relay)
+                log.killed(relay.name)
+                log.note(f"SIGKILL {relay.name} (pid {pid}) with {sent} events on the topic "
+                         f"and {waiting} not marked published")
+                time.sleep(1.0)
+                fleet.start(relay)
+                log.note(f"started {relay.name} again (pid {relay.pid})")
+                return
+        log.note("relay kill between sending and marking missed: the relay marked its "
+                 "batch before the topic's offsets were seen to move")
+
+
+def _unpublished(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM case_events WHERE published_at IS NULL").fetchone()
+    return int(row[0]) if row else 0
+
+
 def _fresh(state_dir: Path) -> LocalServices:
     services = LocalServices(state_dir)
     if state_dir.exists():  # a left-over of an earlier run: stop it, then start afresh
@@ -219,7 +262,10 @@ def run_trial(trial: Trial, keep: bool = False) -> TrialResult:
             result.error = f"did not drain in {trial.drain_timeout:.0f}s: {drained.last}"
             return result
         with _phase(result, "sweep and drain"):
-            _cases(env, "sweep", "--now", trial.sweep_at)
+            if result.fault_log is not None:
+                _sweep_killing_the_relay(env, trial.sweep_at, fleet, result.fault_log, settings)
+            else:
+                _cases(env, "sweep", "--now", trial.sweep_at)
             drained = wait_drained(settings, stable=trial.stable, timeout=trial.drain_timeout,
                                    tick=tick, report=lambda s: say(f"[{trial.label}] {s}"))
         if not drained.drained:
