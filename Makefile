@@ -27,7 +27,7 @@ test: install
 	$(PY) -m pytest
 
 test-unit: install
-	$(PY) -m pytest tests/domain tests/schemas tests/service
+	$(PY) -m pytest tests/domain tests/schemas tests/service tests/chaos
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,19 +1,24 @@
 """`make chaos`: does the service keep its guarantees when its processes, its broker and
 its database die mid-stream?
 
-One seeded workload runs twice, each time on fresh local services and through the same
-component processes (`cases run <component>`: two instances each of `case-actions` and
-`payments`, one of every other consumer, one relay):
+One seeded workload (`workload.generate`) runs twice, each time on fresh local services
+of its own and through the same component processes (`cases run <component>`: two
+instances each of `case-actions` and `payments`, one of every other consumer, one relay):
 
 1. baseline: published at a steady rate, no faults;
 2. chaos: published at the same rate while instances are SIGKILLed and restarted (the
-   relay included), and the broker and PostgreSQL are each stopped and started once.
+   relay included), and the broker and PostgreSQL are each stopped and started once
+   (`chaos/faults.py` plans it from the seed, `chaos/inject.py` carries it out).
 
-No wall-clock sweeper runs (it would make the runs differ). Each run drains (every
-group committed to the end of its topic, the outbox empty, for a few seconds), then
-`cases sweep --now <a fixed time far after the workload>` fires the time rules and the
-relay drains again. Then both runs are read back and compared; the exit status is 1
-when a figure that must be zero is not.
+Each record is held back until its order's previous record was applied
+(`chaos/causal.py`): the service decides on the state it has when a record arrives, so
+cross-topic races alone would make two fault-free runs differ. No wall-clock sweeper
+runs (it would make the runs differ). Each run drains (every group committed to the
+end of its topic, the outbox empty, for a few seconds), then `cases sweep --now <a fixed
+time far after the workload>` fires the time rules (in the chaos run the relay is killed
+between sending their events and marking them) and the relay drains again. Both runs
+are read back and compared (`chaos/compare.py`); the exit status is 1 when a figure that
+must be zero is not.
 """
 
 from __future__ import annotations
