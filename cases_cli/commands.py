@@ -20,6 +20,7 @@ from confluent_kafka import (
     OFFSET_END,
     Consumer,
     KafkaError,
+    KafkaException,
     Producer,
     TopicPartition,
 )
@@ -87,13 +88,33 @@ def _child(name: str, log_level: str) -> None:
     run_component(name, settings_from_env(), stop)
 
 
+def _setup_when_reachable(settings: Settings, stop: threading.Event) -> bool:
+    """`setup`, retried while Kafka or PostgreSQL cannot be reached; False if stopped
+    first. A component (re)started during an outage then waits for its services, as a
+    running one does, instead of exiting (`make chaos` saw restarts during a database
+    outage exit with status 1 again and again, which a platform's crash back-off would
+    turn into minutes of downtime after the outage)."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            setup(settings=settings)
+            return True
+        except (psycopg.OperationalError, KafkaException) as exc:
+            log.warning("setup_waiting_for_services", error=type(exc).__name__,
+                        retry_in=delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 10.0)
+    return False
+
+
 def run(components: list[str], log_level: str = "INFO") -> int:
     """Run each component until SIGINT or SIGTERM: in this process when there is one,
     else one process each (the work is CPU-bound Python, so processes use every core)."""
     settings = settings_from_env()
-    setup(settings=settings)
     stop = threading.Event()
     _stop_on_signals(stop)
+    if not _setup_when_reachable(settings, stop):
+        return 0
     if len(components) == 1:
         run_component(components[0], settings, stop)
         return 0

@@ -74,6 +74,12 @@ def consumer_settings(settings: Settings, group: str, auto_commit: bool = True
         # with a queue this short, the default 1 s pause after filling it would leave the
         # consumer idle once it has taken the queue
         "fetch.queue.backoff.ms": 10,
+        # A member that dies without leaving (SIGKILL, OOM, a lost node) keeps its
+        # partitions until its session times out, and the rebalance waits for that too:
+        # with librdkafka's 45 s default, `make chaos` saw every kill stall its group for
+        # 45 s or more. Heartbeats come from librdkafka's own thread, so a long batch
+        # cannot time the session out (max.poll.interval.ms guards the loop).
+        "session.timeout.ms": 10_000,
     }
     return settings.kafka(tuning, **{
         "group.id": group,
@@ -357,7 +363,7 @@ class TopicConsumer:
             # paused, poll(0) serves group events (rebalances) and returns no record
             msg = consumer.poll(0)
             if msg is not None and not msg.error():  # never expected; never drop one
-                consumer.seek(TopicPartition(msg.topic(), msg.partition(), msg.offset()))
+                self._put_back(consumer, msg)
             error = state.outcome.exception() if state.outcome else None
             self.log.warning("database_unavailable_retrying", attempt=state.attempt_number,
                              wait_seconds=round(state.upcoming_sleep, 3),
@@ -395,6 +401,16 @@ class TopicConsumer:
                 self._holding = False
                 consumer.resume(consumer.assignment())
         raise AssertionError("unreachable")
+
+    def _put_back(self, consumer: Consumer, msg: Message) -> None:
+        """Rewind a partition to a record polled while the batch waits, paused."""
+        partition = TopicPartition(msg.topic(), msg.partition(), msg.offset())
+        try:
+            consumer.pause([partition])
+            consumer.seek(partition)
+            self.log.info("record_put_back", partition=msg.partition(), offset=msg.offset())
+        except KafkaException as exc:  # revoked meanwhile: its new owner starts there
+            self.log.warning("put_back_failed", partition=msg.partition(), error=str(exc))
 
     def _dead_letter(self, producer: Producer, dead: list[tuple[Message, DeadLetter]]) -> None:
         if not dead:

@@ -1,0 +1,152 @@
+"""When is a run finished: every consumer group has committed the end of its topic and
+the outbox has nothing left to publish, and that stays so for a few seconds.
+
+Offsets are committed in the background (once a second) after the database commit, so
+"committed = end" means every record was applied *and* its offset acknowledged; a
+consumer stuck anywhere shows up as lag that never reaches zero.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import psycopg
+from confluent_kafka import (
+    ConsumerGroupState,
+    ConsumerGroupTopicPartitions,
+    KafkaException,
+    TopicPartition,
+)
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from configuration import Settings
+from consumers.runtime import consumer_group
+from schemas import INBOUND_TOPICS
+
+
+@dataclass
+class Progress:
+    #: per inbound topic: records not yet committed by its group (None: not readable now)
+    lag: dict[str, int | None] = field(default_factory=dict)
+    #: case_events rows with published_at IS NULL (None: database not reachable now)
+    unpublished: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.unpublished == 0 and all(v == 0 for v in self.lag.values())
+
+    def __str__(self) -> str:
+        lags = ", ".join(f"{t}={v}" for t, v in self.lag.items())
+        return f"lag {lags}; unpublished {self.unpublished}"
+
+
+def end_offsets(admin: AdminClient, topic: str, timeout: float = 10) -> dict[int, int]:
+    partitions = admin.list_topics(topic, timeout=timeout).topics[topic].partitions
+    futures = admin.list_offsets(
+        {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions},
+        request_timeout=timeout)
+    return {tp.partition: f.result().offset for tp, f in futures.items()}
+
+
+def start_offsets(admin: AdminClient, topic: str, timeout: float = 10) -> dict[int, int]:
+    partitions = admin.list_topics(topic, timeout=timeout).topics[topic].partitions
+    futures = admin.list_offsets(
+        {TopicPartition(topic, p): OffsetSpec.earliest() for p in partitions},
+        request_timeout=timeout)
+    return {tp.partition: f.result().offset for tp, f in futures.items()}
+
+
+def committed_offsets(admin: AdminClient, group: str, timeout: float = 10) -> dict[int, int]:
+    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
+                                                request_timeout=timeout)
+    result = futures[group].result()
+    return {tp.partition: tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
+
+
+def group_lag(admin: AdminClient, topic: str) -> int:
+    ends = end_offsets(admin, topic)
+    committed = committed_offsets(admin, consumer_group(topic))
+    return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
+
+
+def unpublished_rows(database_url: str) -> int:
+    with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM case_events WHERE published_at IS NULL").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def progress(admin: AdminClient, settings: Settings) -> Progress:
+    state = Progress()
+    for topic in INBOUND_TOPICS:
+        try:
+            state.lag[topic] = group_lag(admin, topic)
+        except KafkaException:
+            state.lag[topic] = None
+    try:
+        state.unpublished = unpublished_rows(settings.database_url)
+    except psycopg.OperationalError:
+        state.unpublished = None
+    return state
+
+
+@dataclass
+class DrainResult:
+    drained: bool
+    seconds: float
+    last: Progress
+
+
+def wait_drained(settings: Settings, *, stable: float = 5.0, timeout: float = 900.0,
+                 tick: Callable[[], None] | None = None,
+                 report: Callable[[str], None] | None = None) -> DrainResult:
+    """Poll until `progress` has been done for `stable` seconds in a row (True), or
+    `timeout` passed (False). `tick` runs between polls (the fleet's supervision)."""
+    admin = AdminClient(settings.kafka())
+    started = time.monotonic()
+    done_since: float | None = None
+    last_report = started
+    while True:
+        if tick is not None:
+            tick()
+        state = progress(admin, settings)
+        now = time.monotonic()
+        if state.done:
+            done_since = done_since if done_since is not None else now
+            if now - done_since >= stable:
+                return DrainResult(True, now - started, state)
+        else:
+            done_since = None
+        if now - started >= timeout:
+            return DrainResult(False, now - started, state)
+        if report is not None and now - last_report >= 15:
+            report(f"draining for {now - started:.0f}s: {state}")
+            last_report = now
+        time.sleep(1.0)
+
+
+def wait_groups_ready(settings: Settings, members: dict[str, int], *,
+                      timeout: float = 120.0, tick: Callable[[], None] | None = None) -> float:
+    """Wait until each inbound topic's group is stable with `members[topic]` members, so
+    publishing starts on running consumers rather than on their start-up; return the
+    seconds it took (raises TimeoutError)."""
+    admin = AdminClient(settings.kafka())
+    groups = {consumer_group(topic): count for topic, count in members.items()}
+    started = time.monotonic()
+    while True:
+        if tick is not None:
+            tick()
+        try:
+            futures = admin.describe_consumer_groups(list(groups), request_timeout=5)
+            described = {group: f.result() for group, f in futures.items()}
+            if all(d.state == ConsumerGroupState.STABLE and len(d.members) == groups[g]
+                   for g, d in described.items()):
+                return time.monotonic() - started
+        except KafkaException:
+            pass
+        if time.monotonic() - started > timeout:
+            raise TimeoutError(f"consumer groups not ready after {timeout:.0f}s")
+        time.sleep(0.5)

@@ -1,0 +1,129 @@
+"""The service's components as separate `cases run <component>` processes.
+
+Each instance is one operating-system process running one component in-process, as a
+container would in production; a consumer component may run several instances, which
+share its consumer group. The fleet kills instances on request (SIGKILL: no clean-up
+code runs), restarts them, and restarts any instance that exits on its own, counting
+those exits: a component that dies because Kafka or PostgreSQL is away is a finding.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from schemas import INBOUND_TOPICS
+
+CASES = Path(sys.executable).with_name("cases")
+
+#: the chaos topology: two instances where a group has something to share out
+CHAOS_INSTANCES: dict[str, int] = {
+    "orders": 1, "messages": 1, "carrier-tracking": 1, "payments": 2, "case-actions": 2,
+    "relay": 1,
+}
+assert set(CHAOS_INSTANCES) == {*INBOUND_TOPICS, "relay"}
+
+
+@dataclass
+class Instance:
+    component: str
+    number: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    #: when an exit it did not ask for was seen; it is restarted a little later
+    exited_at: float | None = None
+    starts: int = 0
+
+    @property
+    def name(self) -> str:
+        return f"{self.component}#{self.number}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
+
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
+@dataclass
+class Fleet:
+    env: dict[str, str]
+    log_dir: Path
+    instances: list[Instance] = field(default_factory=list)
+    #: exits nobody asked for: (instance name, exit status, log path)
+    unexpected_exits: list[tuple[str, int, str]] = field(default_factory=list)
+    restart_delay: float = 1.0
+    #: told of every exit `supervise` sees and every restart it makes
+    on_event: Callable[[str], None] | None = None
+
+    def start_all(self, topology: dict[str, int]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for component, count in topology.items():
+            for number in range(1, count + 1):
+                instance = Instance(component, number,
+                                    self.log_dir / f"{component}-{number}.log")
+                self.instances.append(instance)
+                self.start(instance)
+
+    def start(self, instance: Instance) -> None:
+        env = {**os.environ, **self.env}
+        with instance.log_path.open("ab") as log:
+            # a new session: the harness's Ctrl-C reaches the harness, which stops them
+            instance.process = subprocess.Popen(
+                [str(CASES), "run", instance.component], env=env, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        instance.exited_at = None
+        instance.starts += 1
+
+    def kill(self, instance: Instance) -> None:
+        """SIGKILL the instance and reap it (it is restarted by the caller)."""
+        if instance.process is not None and instance.process.poll() is None:
+            instance.process.send_signal(signal.SIGKILL)
+            instance.process.wait()
+        instance.process = None  # down on purpose: `supervise` leaves it alone
+
+    def supervise(self) -> None:
+        """Restart instances that exited on their own, after `restart_delay`, as a
+        container platform would; record each such exit."""
+        now = time.monotonic()
+        for instance in self.instances:
+            process = instance.process
+            if process is None or process.poll() is None:
+                continue
+            if instance.exited_at is None:
+                instance.exited_at = now
+                self.unexpected_exits.append(
+                    (instance.name, process.returncode, str(instance.log_path)))
+                self._tell(f"{instance.name} exited on its own with status "
+                           f"{process.returncode} (log {instance.log_path})")
+            elif now - instance.exited_at >= self.restart_delay:
+                self.start(instance)
+                self._tell(f"{instance.name} restarted after its exit")
+
+    def _tell(self, what: str) -> None:
+        if self.on_event is not None:
+            self.on_event(what)
+
+    def stop_all(self, timeout: float = 60) -> None:
+        """SIGTERM every instance (each stops after the batch in hand), then SIGKILL
+        whatever is still running after `timeout` seconds."""
+        for instance in self.instances:
+            if instance.running():
+                assert instance.process is not None
+                instance.process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for instance in self.instances:
+            if instance.process is None:
+                continue
+            try:
+                instance.process.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                instance.process.kill()
+                instance.process.wait()

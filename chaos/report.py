@@ -1,0 +1,76 @@
+"""The figures `make chaos` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TextIO
+
+from chaos.compare import Figure
+from chaos.trial import TrialResult
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:8.1f}s"
+
+
+def print_report(out: TextIO, *, seed: int, orders: int, records: int,
+                 by_topic: dict[str, int], sweep_at: str, rate: float,
+                 results: Sequence[TrialResult], figures: Sequence[Figure],
+                 generate_seconds: float, total_seconds: float) -> None:
+    w = out.write
+    w("\n==== make chaos: figures ====\n")
+    w(f"workload: seed {seed}, {orders} orders, {records} inbound records "
+      f"({', '.join(f'{t} {n}' for t, n in by_topic.items())})\n")
+    w(f"published at {rate:.0f} records/s in each run; sweep --now {sweep_at}\n")
+
+    chaos = next((r for r in results if r.fault_log is not None), None)
+    if chaos is not None and chaos.fault_log is not None:
+        log = chaos.fault_log
+        kills = ", ".join(f"{name} {n}" for name, n in sorted(log.kills.items()))
+        w(f"faults: {log.total_kills} SIGKILLs ({kills}); {log.broker_restarts} Kafka "
+          f"broker restart(s); {log.postgres_restarts} PostgreSQL restart(s)\n")
+        w("fault log (UTC time, seconds after publishing started):\n")
+        w("".join(f"  {line}\n" for line in log.lines))
+    for result in results:
+        exits = result.unexpected_exits
+        w(f"{result.label}: published {result.published}, drained {result.drained}, "
+          f"components that exited on their own: {len(exits)}"
+          + (f" ({', '.join(f'{n} rc={rc}' for n, rc, _ in exits)})" if exits else "")
+          + "\n")
+        if result.feed is not None:
+            w(f"  held back until their order's previous record was applied: "
+              f"{result.feed.held_back} records (longest wait "
+              f"{result.feed.longest_wait:.1f}s)\n")
+        if result.batches:
+            b = result.batches
+            w(f"  consumers' batches: {b['records']} records seen, {b['applied']} applied, "
+              f"{b['duplicates']} redelivered and skipped by the inbox, "
+              f"{b['dead_letters']} dead letters\n")
+        if result.stalls:
+            w("  longest stall with records waiting, per group: "
+              + ", ".join(f"{t} {s:.0f}s" for t, s in result.stalls.items()) + "\n")
+        if result.error:
+            w(f"  ERROR: {result.error}\n")
+
+    w("\nphase durations (wall clock):\n")
+    phases: list[str] = []
+    for result in results:
+        phases += [p for p in result.timings if p not in phases]
+    w(f"  {'phase':<18}" + "".join(f"{r.label:>12}" for r in results) + "\n")
+    for phase in phases:
+        w(f"  {phase:<18}" + "".join(f"{_seconds(r.timings.get(phase)):>12}" for r in results)
+          + "\n")
+    w(f"  {'total':<18}" + "".join(f"{_seconds(sum(r.timings.values())):>12}" for r in results)
+      + "\n")
+    w(f"  generate {generate_seconds:.1f}s; whole run {total_seconds:.1f}s "
+      f"({total_seconds / 60:.1f} min)\n")
+
+    w("\nchaos against baseline ([!!] = must be zero and is not):\n")
+    for figure in figures:
+        mark = "[!!]" if figure.failed else ("[ok]" if figure.must_be_zero else "[i] ")
+        w(f"  {mark} {figure.name:<78} {figure.value:>7}\n")
+        for example in figure.examples if figure.value else []:
+            w(f"         e.g. {example[:300]}\n")
+    failed = [f for f in figures if f.failed]
+    w(f"\nresult: {'FAIL' if failed else 'PASS'}"
+      + (f" ({len(failed)} must-be-zero figure(s) not zero)" if failed else "") + "\n")
