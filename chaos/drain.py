@@ -21,6 +21,7 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from chaos.admin import admin_client
 from configuration import Settings
 from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
@@ -105,7 +106,7 @@ def wait_drained(settings: Settings, *, stable: float = 5.0, timeout: float = 90
                  report: Callable[[str], None] | None = None) -> DrainResult:
     """Poll until `progress` has been done for `stable` seconds in a row (True), or
     `timeout` passed (False). `tick` runs between polls (the fleet's supervision)."""
-    admin = AdminClient(settings.kafka())
+    admin = admin_client(settings)
     started = time.monotonic()
     done_since: float | None = None
     last_report = started
@@ -133,7 +134,7 @@ def wait_groups_ready(settings: Settings, members: dict[str, int], *,
     """Wait until each inbound topic's group is stable with `members[topic]` members, so
     publishing starts on running consumers rather than on their start-up; return the
     seconds it took (raises TimeoutError)."""
-    admin = AdminClient(settings.kafka())
+    admin = admin_client(settings)
     groups = {consumer_group(topic): count for topic, count in members.items()}
     started = time.monotonic()
     while True:

@@ -10,8 +10,9 @@ import time
 
 import psycopg
 from confluent_kafka import TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import OffsetSpec
 
+from chaos.admin import admin_client
 from chaos.commands import cases
 from chaos.drain import end_offsets
 from chaos.faults import Fault, FaultLog
@@ -101,7 +102,7 @@ def sweep_killing_the_relay(env: dict[str, str], sweep_at: str, fleet: Fleet, lo
     log.killed(relay.name)
     log.note(f"SIGKILL {relay.name} (pid {pid}) before the sweep, so its events wait")
     cases(env, "sweep", "--now", sweep_at)
-    admin = AdminClient(settings.kafka())
+    admin = admin_client(settings)
     before = sum(end_offsets(admin, CASE_EVENTS_TOPIC).values())
     latest = {TopicPartition(CASE_EVENTS_TOPIC, p): OffsetSpec.latest()
               for p in admin.list_topics(CASE_EVENTS_TOPIC, timeout=10)

@@ -13,6 +13,7 @@ import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from chaos.admin import admin_client
 from chaos.drain import end_offsets, start_offsets
 from configuration import Settings
 from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, dlq_topic
@@ -112,7 +113,7 @@ def dead_letter_counts(admin: AdminClient) -> dict[str, int]:
 def take(settings: Settings) -> Snapshot:
     snapshot = Snapshot()
     read_database(settings.database_url, snapshot)
-    admin = AdminClient(settings.kafka())
+    admin = admin_client(settings)
     snapshot.topic = read_case_events(settings, admin)
     snapshot.dlq = dead_letter_counts(admin)
     return snapshot

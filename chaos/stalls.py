@@ -14,8 +14,8 @@ import time
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 
+from chaos.admin import admin_client
 from chaos.drain import committed_offsets, end_offsets
 from configuration import Settings
 from consumers.runtime import consumer_group
@@ -58,7 +58,7 @@ class StallWatch:
             group.stalled_since = None
 
     def _run(self) -> None:
-        admin = AdminClient(self.settings.kafka())
+        admin = admin_client(self.settings)
         while not self._stop.wait(self.interval):
             try:
                 admin.list_topics(timeout=1)

@@ -182,8 +182,13 @@ def _publish(trial: Trial, settings: Settings, fleet: Fleet, services: LocalServ
                              trial.outage_hold)
         result.fault_log.started = time.monotonic()
     started = time.monotonic()
+    # a publisher that never ends must fail the run, not hang `make chaos`
+    deadline = started + (len(trial.items) / trial.rate if trial.rate else 0) \
+        + trial.drain_timeout
     publisher.start()
     while publisher.is_alive() or (runner is not None and runner.pending()):
+        if time.monotonic() > deadline:
+            raise RuntimeError("publishing did not finish in time")
         if runner is not None:
             runner.step(time.monotonic() - started)
             if runner.error is not None:

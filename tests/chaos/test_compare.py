@@ -42,7 +42,8 @@ def test_missing_new_and_changed_events_and_differing_states_fail():
     assert failed["inbound records lost (chaos)"] == 1
     assert failed["case events missing (in baseline, not on chaos case-events)"] == 1
     assert failed["case events duplicated beyond their event_id (new ids or changed bytes)"] == 2
-    assert failed["case states that differ (orders: state, case, case_events rows)"] == 1
+    assert failed["case states that differ (orders: case_state and the case)"] == 1
+    assert failed["orders whose case_events rows differ ((event_id, order_id, type))"] == 1
 
 
 def test_a_key_whose_first_copies_break_the_outbox_order_fails():
