@@ -1,11 +1,13 @@
-"""One Kafka AdminClient per broker for the whole chaos run, never destroyed.
+"""Kafka AdminClients for the harness, never destroyed while it runs.
 
 Destroying an AdminClient that lived through a broker restart hung for good in a chaos
 run: the client became garbage inside an exception's traceback cycle, a garbage
 collection pass in the publisher thread destroyed it, and librdkafka's destroy waited
-forever for one of its broker threads. So every part of the harness shares one client
-per bootstrap address, kept referenced here until the process ends (`chaos.run` leaves
-with os._exit, so no finaliser destroys it either).
+forever for one of its broker threads. Sharing one client per broker instead made the
+drain's every request fail after the restart (a fresh client answered at once). So each
+part of the harness gets a client of its own, as before, and every client is kept
+referenced here until the process ends (`chaos.run` leaves with os._exit, so no
+finaliser destroys one either); a run makes a handful.
 """
 
 from __future__ import annotations
@@ -16,13 +18,12 @@ from confluent_kafka.admin import AdminClient
 
 from configuration import Settings
 
-_clients: dict[str, AdminClient] = {}
+_kept: list[AdminClient] = []
 _lock = threading.Lock()
 
 
 def admin_client(settings: Settings) -> AdminClient:
+    client = AdminClient(settings.kafka())
     with _lock:
-        client = _clients.get(settings.kafka_bootstrap_servers)
-        if client is None:
-            client = _clients[settings.kafka_bootstrap_servers] = AdminClient(settings.kafka())
-        return client
+        _kept.append(client)
+    return client

@@ -26,6 +26,9 @@ from configuration import Settings
 from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
 
+#: seconds of failing requests after which a fresh admin client is tried
+FRESH_CLIENT_AFTER = 30.0
+
 
 @dataclass
 class Progress:
@@ -33,6 +36,8 @@ class Progress:
     lag: dict[str, int | None] = field(default_factory=dict)
     #: case_events rows with published_at IS NULL (None: database not reachable now)
     unpublished: int | None = None
+    #: why a figure above is None
+    errors: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -40,7 +45,8 @@ class Progress:
 
     def __str__(self) -> str:
         lags = ", ".join(f"{t}={v}" for t, v in self.lag.items())
-        return f"lag {lags}; unpublished {self.unpublished}"
+        errors = f" ({'; '.join(sorted(set(self.errors)))[:300]})" if self.errors else ""
+        return f"lag {lags}; unpublished {self.unpublished}{errors}"
 
 
 def end_offsets(admin: AdminClient, topic: str, timeout: float = 10) -> dict[int, int]:
@@ -85,12 +91,14 @@ def progress(admin: AdminClient, settings: Settings) -> Progress:
     for topic in INBOUND_TOPICS:
         try:
             state.lag[topic] = group_lag(admin, topic)
-        except KafkaException:
+        except KafkaException as exc:
             state.lag[topic] = None
+            state.errors.append(str(exc.args[0]) if exc.args else repr(exc))
     try:
         state.unpublished = unpublished_rows(settings.database_url)
-    except psycopg.OperationalError:
+    except psycopg.OperationalError as exc:
         state.unpublished = None
+        state.errors.append(type(exc).__name__)
     return state
 
 
@@ -110,11 +118,18 @@ def wait_drained(settings: Settings, *, stable: float = 5.0, timeout: float = 90
     started = time.monotonic()
     done_since: float | None = None
     last_report = started
+    failing_since: float | None = None
     while True:
         if tick is not None:
             tick()
         state = progress(admin, settings)
         now = time.monotonic()
+        if all(v is None for v in state.lag.values()):
+            failing_since = failing_since or now
+            if now - failing_since > FRESH_CLIENT_AFTER:  # see chaos/admin.py
+                admin, failing_since = admin_client(settings), None
+        else:
+            failing_since = None
         if state.done:
             done_since = done_since if done_since is not None else now
             if now - done_since >= stable:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from confluent_kafka import KafkaException
 
 from chaos.admin import admin_client
-from chaos.drain import committed_offsets, end_offsets
+from chaos.drain import FRESH_CLIENT_AFTER, committed_offsets, end_offsets
 from configuration import Settings
 from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
@@ -59,10 +59,16 @@ class StallWatch:
 
     def _run(self) -> None:
         admin = admin_client(self.settings)
+        failing_since: float | None = None
         while not self._stop.wait(self.interval):
             try:
                 admin.list_topics(timeout=1)
+                failing_since = None
             except KafkaException:
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > FRESH_CLIENT_AFTER:  # see chaos/admin.py
+                    admin, failing_since = admin_client(self.settings), None
                 # the broker is away: nothing can move, and that is the outage, not a
                 # stuck consumer; what counts is how long groups take once it is back
                 self._end_stalls()
