@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 import psycopg
 from confluent_kafka import (
     ConsumerGroupState,
-    ConsumerGroupTopicPartitions,
     KafkaException,
-    TopicPartition,
 )
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import AdminClient
 
-from chaos.admin import admin_client
+from chaos.offsets import OffsetProbe
 from configuration import Settings
 from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
@@ -33,6 +31,8 @@ class Progress:
     lag: dict[str, int | None] = field(default_factory=dict)
     #: case_events rows with published_at IS NULL (None: database not reachable now)
     unpublished: int | None = None
+    #: why a figure above is None
+    errors: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -40,35 +40,13 @@ class Progress:
 
     def __str__(self) -> str:
         lags = ", ".join(f"{t}={v}" for t, v in self.lag.items())
-        return f"lag {lags}; unpublished {self.unpublished}"
+        errors = f" ({'; '.join(sorted(set(self.errors)))[:300]})" if self.errors else ""
+        return f"lag {lags}; unpublished {self.unpublished}{errors}"
 
 
-def end_offsets(admin: AdminClient, topic: str, timeout: float = 10) -> dict[int, int]:
-    partitions = admin.list_topics(topic, timeout=timeout).topics[topic].partitions
-    futures = admin.list_offsets(
-        {TopicPartition(topic, p): OffsetSpec.latest() for p in partitions},
-        request_timeout=timeout)
-    return {tp.partition: f.result().offset for tp, f in futures.items()}
-
-
-def start_offsets(admin: AdminClient, topic: str, timeout: float = 10) -> dict[int, int]:
-    partitions = admin.list_topics(topic, timeout=timeout).topics[topic].partitions
-    futures = admin.list_offsets(
-        {TopicPartition(topic, p): OffsetSpec.earliest() for p in partitions},
-        request_timeout=timeout)
-    return {tp.partition: f.result().offset for tp, f in futures.items()}
-
-
-def committed_offsets(admin: AdminClient, group: str, timeout: float = 10) -> dict[int, int]:
-    futures = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group)],
-                                                request_timeout=timeout)
-    result = futures[group].result()
-    return {tp.partition: tp.offset for tp in result.topic_partitions or [] if tp.offset >= 0}
-
-
-def group_lag(admin: AdminClient, topic: str) -> int:
-    ends = end_offsets(admin, topic)
-    committed = committed_offsets(admin, consumer_group(topic))
+def group_lag(probe: OffsetProbe, topic: str) -> int:
+    ends = probe.end_offsets(topic)
+    committed = probe.committed(consumer_group(topic), topic)
     return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
 
 
@@ -80,17 +58,19 @@ def unpublished_rows(database_url: str) -> int:
     return int(row[0])
 
 
-def progress(admin: AdminClient, settings: Settings) -> Progress:
+def progress(probe: OffsetProbe, settings: Settings) -> Progress:
     state = Progress()
     for topic in INBOUND_TOPICS:
         try:
-            state.lag[topic] = group_lag(admin, topic)
-        except KafkaException:
+            state.lag[topic] = group_lag(probe, topic)
+        except KafkaException as exc:
             state.lag[topic] = None
+            state.errors.append(str(exc.args[0]) if exc.args else repr(exc))
     try:
         state.unpublished = unpublished_rows(settings.database_url)
-    except psycopg.OperationalError:
+    except psycopg.OperationalError as exc:
         state.unpublished = None
+        state.errors.append(type(exc).__name__)
     return state
 
 
@@ -106,14 +86,23 @@ def wait_drained(settings: Settings, *, stable: float = 5.0, timeout: float = 90
                  report: Callable[[str], None] | None = None) -> DrainResult:
     """Poll until `progress` has been done for `stable` seconds in a row (True), or
     `timeout` passed (False). `tick` runs between polls (the fleet's supervision)."""
-    admin = admin_client(settings)
+    probe = OffsetProbe(settings)
+    try:
+        return _poll_until_drained(probe, settings, stable, timeout, tick, report)
+    finally:
+        probe.close()
+
+
+def _poll_until_drained(probe: OffsetProbe, settings: Settings, stable: float,
+                        timeout: float, tick: Callable[[], None] | None,
+                        report: Callable[[str], None] | None) -> DrainResult:
     started = time.monotonic()
     done_since: float | None = None
     last_report = started
     while True:
         if tick is not None:
             tick()
-        state = progress(admin, settings)
+        state = progress(probe, settings)
         now = time.monotonic()
         if state.done:
             done_since = done_since if done_since is not None else now
@@ -134,7 +123,7 @@ def wait_groups_ready(settings: Settings, members: dict[str, int], *,
     """Wait until each inbound topic's group is stable with `members[topic]` members, so
     publishing starts on running consumers rather than on their start-up; return the
     seconds it took (raises TimeoutError)."""
-    admin = admin_client(settings)
+    admin = AdminClient(settings.kafka())  # before any fault: see chaos/offsets.py
     groups = {consumer_group(topic): count for topic, count in members.items()}
     started = time.monotonic()
     while True:

@@ -9,6 +9,8 @@ those exits: a component that dies because Kafka or PostgreSQL is away is a find
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import os
 import signal
 import subprocess
@@ -21,6 +23,15 @@ from pathlib import Path
 from schemas import INBOUND_TOPICS
 
 CASES = Path(sys.executable).with_name("cases")
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_the_harness() -> None:
+    """In the child before exec: SIGTERM when the harness dies, however it dies (a
+    native abort runs no clean-up), so no consumer outlives its run. Linux only."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
 
 #: the chaos topology: two instances where a group has something to share out
 CHAOS_INSTANCES: dict[str, int] = {
@@ -78,7 +89,8 @@ class Fleet:
             # a new session: the harness's Ctrl-C reaches the harness, which stops them
             instance.process = subprocess.Popen(
                 [str(CASES), "run", instance.component], env=env, stdout=log,
-                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                preexec_fn=_die_with_the_harness)
         instance.exited_at = None
         instance.starts += 1
 

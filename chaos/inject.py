@@ -9,14 +9,11 @@ import threading
 import time
 
 import psycopg
-from confluent_kafka import TopicPartition
-from confluent_kafka.admin import OffsetSpec
 
-from chaos.admin import admin_client
 from chaos.commands import cases
-from chaos.drain import end_offsets
 from chaos.faults import Fault, FaultLog
 from chaos.fleet import Fleet, Instance
+from chaos.offsets import OffsetProbe
 from chaos.services import LocalServices
 from configuration import Settings
 from schemas import CASE_EVENTS_TOPIC
@@ -102,11 +99,17 @@ def sweep_killing_the_relay(env: dict[str, str], sweep_at: str, fleet: Fleet, lo
     log.killed(relay.name)
     log.note(f"SIGKILL {relay.name} (pid {pid}) before the sweep, so its events wait")
     cases(env, "sweep", "--now", sweep_at)
-    admin = admin_client(settings)
-    before = sum(end_offsets(admin, CASE_EVENTS_TOPIC).values())
-    latest = {TopicPartition(CASE_EVENTS_TOPIC, p): OffsetSpec.latest()
-              for p in admin.list_topics(CASE_EVENTS_TOPIC, timeout=10)
-              .topics[CASE_EVENTS_TOPIC].partitions}
+    probe = OffsetProbe(settings)
+    try:
+        _kill_between_sending_and_marking(relay, fleet, log, settings, probe, timeout)
+    finally:
+        probe.close()
+
+
+def _kill_between_sending_and_marking(relay: Instance, fleet: Fleet, log: FaultLog,
+                                      settings: Settings, probe: OffsetProbe,
+                                      timeout: float) -> None:
+    before = sum(probe.end_offsets(CASE_EVENTS_TOPIC).values())
     deadline = time.monotonic() + timeout
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         waiting = _unpublished(conn)
@@ -115,8 +118,7 @@ def sweep_killing_the_relay(env: dict[str, str], sweep_at: str, fleet: Fleet, lo
         # watch the topic alone (the tightest loop): the first sign of the batch on it
         # triggers the kill, and the outbox says afterwards whether it came in time
         while waiting and time.monotonic() < deadline:
-            futures = admin.list_offsets(latest, request_timeout=10)
-            sent = sum(f.result().offset for f in futures.values()) - before
+            sent = sum(probe.end_offsets(CASE_EVENTS_TOPIC).values()) - before
             if sent:
                 pid = relay.pid
                 fleet.kill(relay)

@@ -11,10 +11,8 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, KafkaError, TopicPartition
-from confluent_kafka.admin import AdminClient
 
-from chaos.admin import admin_client
-from chaos.drain import end_offsets, start_offsets
+from chaos.offsets import OffsetProbe
 from configuration import Settings
 from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, dlq_topic
 from schemas.codec import shared_codec
@@ -69,9 +67,9 @@ def read_database(database_url: str, snapshot: Snapshot) -> None:
         snapshot.outbox_order = dict(by_order)
 
 
-def read_case_events(settings: Settings, admin: AdminClient) -> list[TopicCopy]:
+def read_case_events(settings: Settings, probe: OffsetProbe) -> list[TopicCopy]:
     """Every record from the start to the end offsets as they are now."""
-    ends = end_offsets(admin, CASE_EVENTS_TOPIC)
+    ends = probe.end_offsets(CASE_EVENTS_TOPIC)
     pending = {p for p, end in ends.items() if end > 0}
     consumer = Consumer(settings.kafka(**{
         "group.id": "chaos-snapshot", "enable.auto.commit": False,
@@ -101,11 +99,11 @@ def read_case_events(settings: Settings, admin: AdminClient) -> list[TopicCopy]:
     return copies
 
 
-def dead_letter_counts(admin: AdminClient) -> dict[str, int]:
+def dead_letter_counts(probe: OffsetProbe) -> dict[str, int]:
     counts = {}
     for topic in INBOUND_TOPICS:
         dlq = dlq_topic(topic)
-        starts, ends = start_offsets(admin, dlq), end_offsets(admin, dlq)
+        starts, ends = probe.start_offsets(dlq), probe.end_offsets(dlq)
         counts[dlq] = sum(end - starts.get(p, 0) for p, end in ends.items())
     return counts
 
@@ -113,9 +111,12 @@ def dead_letter_counts(admin: AdminClient) -> dict[str, int]:
 def take(settings: Settings) -> Snapshot:
     snapshot = Snapshot()
     read_database(settings.database_url, snapshot)
-    admin = admin_client(settings)
-    snapshot.topic = read_case_events(settings, admin)
-    snapshot.dlq = dead_letter_counts(admin)
+    probe = OffsetProbe(settings)
+    try:
+        snapshot.topic = read_case_events(settings, probe)
+        snapshot.dlq = dead_letter_counts(probe)
+    finally:
+        probe.close()
     return snapshot
 
 

@@ -15,8 +15,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
-from chaos.admin import admin_client
-from chaos.drain import committed_offsets, end_offsets
+from chaos.offsets import OffsetProbe
 from configuration import Settings
 from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
@@ -58,28 +57,34 @@ class StallWatch:
             group.stalled_since = None
 
     def _run(self) -> None:
-        admin = admin_client(self.settings)
-        while not self._stop.wait(self.interval):
+        probe = OffsetProbe(self.settings)
+        try:
+            while not self._stop.wait(self.interval):
+                self._sample(probe)
+        finally:
+            probe.close()
+
+    def _sample(self, probe: OffsetProbe) -> None:
+        try:
+            probe.partitions(next(iter(self.groups)), timeout=1)
+        except KafkaException:
+            # the broker is away: nothing can move, and that is the outage, not a stuck
+            # consumer; what counts is how long groups take once it is back
+            self._end_stalls()
+            return
+        for topic, group in self.groups.items():
             try:
-                admin.list_topics(timeout=1)
+                ends = probe.end_offsets(topic, timeout=2)
+                committed = probe.committed(consumer_group(topic), topic, timeout=2)
             except KafkaException:
-                # the broker is away: nothing can move, and that is the outage, not a
-                # stuck consumer; what counts is how long groups take once it is back
-                self._end_stalls()
                 continue
-            for topic, group in self.groups.items():
-                try:
-                    ends = end_offsets(admin, topic, timeout=2)
-                    committed = committed_offsets(admin, consumer_group(topic), timeout=2)
-                except KafkaException:
-                    continue
-                done = sum(committed.get(p, 0) for p in ends)
-                lag = sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
-                now = time.monotonic()
-                if lag > 0 and done == group.committed:
-                    group.stalled_since = group.stalled_since or now
-                else:
-                    if group.stalled_since is not None:
-                        group.longest = max(group.longest, now - group.stalled_since)
-                    group.stalled_since = None
-                group.committed = done
+            done = sum(committed.get(p, 0) for p in ends)
+            lag = sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
+            now = time.monotonic()
+            if lag > 0 and done == group.committed:
+                group.stalled_since = group.stalled_since or now
+            else:
+                if group.stalled_since is not None:
+                    group.longest = max(group.longest, now - group.stalled_since)
+                group.stalled_since = None
+            group.committed = done
