@@ -275,6 +275,8 @@ class Order:
         """A carrier's report on a parcel this record links to the case, known before the
         link (it came on `carrier-tracking` first): it enters this order's history as the
         TrackingUpdated it was, at its own time."""
+        if not isinstance(record, AddTracking | OrderPlaced):
+            return []  # the common case: nothing to link, no scan of the history
         actions = [record] + (self.timeline if isinstance(record, OrderPlaced) else [])
         placed = {r.event_id for r in self.timeline}
         found = []

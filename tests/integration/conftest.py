@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 
 from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
+from consumers.runtime import consumer_group
 from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
 from schemas.json_form import to_json
@@ -139,6 +140,28 @@ def send(settings: Settings, *items: tuple[str, dict[str, Any]]) -> None:
         by_topic.setdefault(topic, []).append(record)
     for topic, records in by_topic.items():
         produce(settings, topic, records)
+
+
+def committed(settings: Settings, topic: str) -> dict[int, int]:
+    """The offsets the topic's consumer group (the service's) has committed, per partition,
+    read without joining the group (none yet: 0, like the end of an empty partition)."""
+    consumer = Consumer(settings.kafka(**{"group.id": consumer_group(topic)}))
+    try:
+        parts = consumer.list_topics(topic, timeout=20).topics[topic].partitions
+        found = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=20)
+    finally:
+        consumer.close()
+    return {tp.partition: max(tp.offset, 0) for tp in found}
+
+
+def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
+    consumer = Consumer(settings.kafka(**{"group.id": f"watermarks-{topic}"}))
+    try:
+        parts = consumer.list_topics(topic, timeout=20).topics[topic].partitions
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=20)[1]
+                for p in parts}
+    finally:
+        consumer.close()
 
 
 def cases(env: dict[str, str], *args: str,

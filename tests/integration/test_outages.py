@@ -23,7 +23,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from cases_cli.commands import setup, sweep_pass
@@ -32,7 +32,14 @@ from consumers.runtime import consumer_group
 from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
 from tests.conftest import REPO, SERVICES, _parse_env_lines
-from tests.integration.conftest import db_events, read_topic, send, wait_for
+from tests.integration.conftest import (
+    committed,
+    db_events,
+    end_offsets,
+    read_topic,
+    send,
+    wait_for,
+)
 from tests.integration.scenario import Scenario
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -165,26 +172,6 @@ def stack() -> Iterator[Stack]:
 
 
 # ---- what the broker and the database say ------------------------------------------
-
-def committed(settings: Settings, topic: str) -> dict[int, int]:
-    """The offsets the topic's consumer group has committed, per partition."""
-    consumer = Consumer(settings.kafka(**{"group.id": consumer_group(topic)}))
-    try:
-        parts = consumer.committed(
-            [TopicPartition(topic, p) for p in range(PARTITIONS)], timeout=20)
-    finally:
-        consumer.close()
-    return {tp.partition: max(tp.offset, 0) for tp in parts}  # none yet: 0, like the end
-
-
-def end_offsets(settings: Settings, topic: str) -> dict[int, int]:
-    consumer = Consumer(settings.kafka(**{"group.id": f"watermarks-{topic}"}))
-    try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=20)[1]
-                for p in range(PARTITIONS)}
-    finally:
-        consumer.close()
-
 
 def wait_all_committed(settings: Settings, topics: list[str], timeout: float = 60) -> None:
     """Every record of these topics is committed by its group: nothing is stuck."""

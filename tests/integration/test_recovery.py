@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer
 from psycopg import sql
 
 from configuration import Settings
@@ -24,6 +24,8 @@ from schemas import INBOUND_TOPICS, dlq_topic
 from schemas.codec import shared_codec
 from tests.integration.conftest import (
     cases,
+    committed,
+    end_offsets,
     produce_raw,
     read_topic,
     send,
@@ -37,23 +39,10 @@ pytestmark = pytest.mark.integration
 
 # ---- helpers -----------------------------------------------------------------------------
 
-def _lag(settings: Settings, topic: str) -> int:
-    consumer = Consumer(settings.kafka(**{"group.id": consumer_group(topic)}))
-    try:  # reads the live group's committed offsets without joining it
-        parts = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-        committed = consumer.committed([TopicPartition(topic, p) for p in parts], timeout=10)
-        lag = 0
-        for tp in committed:
-            high = consumer.get_watermark_offsets(tp, timeout=10)[1]
-            lag += high - max(tp.offset, 0)
-        return lag
-    finally:
-        consumer.close()
-
-
 def wait_drained(settings: Settings, db: psycopg.Connection) -> None:
     """Every live consumer committed the end of its topic and the relay sent everything."""
-    wait_for(lambda: all(_lag(settings, t) == 0 for t in INBOUND_TOPICS)
+    wait_for(lambda: all(committed(settings, t) == end_offsets(settings, t)
+                         for t in INBOUND_TOPICS)
              and db.execute("SELECT count(*) FROM case_events WHERE published_at IS NULL")
              .fetchone()[0] == 0, timeout=120, what="the live service to drain")
 
