@@ -215,7 +215,9 @@ class TopicConsumer:
 
     def _connection(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.settings.database_url, autocommit=True)
+            # named after the group, so pg_stat_activity shows whose session waits on what
+            self._conn = psycopg.connect(self.settings.database_url, autocommit=True,
+                                         application_name=self.group[:63])
         return self._conn
 
     # ---- the loop ----------------------------------------------------------------------

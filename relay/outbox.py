@@ -42,7 +42,8 @@ class OutboxRelay:
         producer = self._producer()
         while not self.stop.is_set():
             try:
-                with psycopg.connect(self.settings.database_url, autocommit=True) as conn:
+                with psycopg.connect(self.settings.database_url, autocommit=True,
+                                     application_name="order-cases.relay") as conn:
                     self._lead(conn, producer)
             except psycopg.OperationalError as exc:
                 log.warning("relay_database_unavailable", error=type(exc).__name__)

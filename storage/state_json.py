@@ -1,11 +1,15 @@
 """Dataclass state to JSON and back, for the aggregates kept as JSONB documents.
 
 Driven by the dataclasses' type hints, so the domain stays free of serialisation code.
-Inbound records kept inside an aggregate (held actions) carry their type name.
+Inbound records kept inside an aggregate (held actions, the timeline) carry their type
+name.
 
-Every order a batch touches is read and written whole, so this is on the hot path: each
-class's hints are read once and turned into a converter per field (none at all for
-plain values: strings, numbers, booleans), cached, rather than walked for every value.
+Every order a batch touches is read and written whole, so this is on the hot path. Each
+class gets one generated function each way (as `dataclasses` itself generates
+`__init__`): straight-line code per field, a converter only where a field needs one,
+made once and cached. A field whose value is its default (None, False, an empty list) is
+left out of the document and restored from the default when read, so documents stay
+small: PostgreSQL compresses and moves out of line every value over about 2 kB.
 """
 
 from __future__ import annotations
@@ -21,8 +25,7 @@ from typing import Any
 from domain.records import RECORD_TYPES, InboundRecord
 
 Converter = Callable[[Any], Any]
-#: per field: its name and how to convert a value that is not None (None: as it is)
-FieldSpec = tuple[tuple[str, Converter | None], ...]
+_MISSING = object()
 
 
 def _hints(cls: type) -> dict[str, Any]:
@@ -36,6 +39,19 @@ def _optional_inner(hint: Any) -> Any:
         inner = [a for a in typing.get_args(hint) if a is not type(None)]
         return inner[0]
     return hint
+
+
+def _is_optional(hint: Any) -> bool:
+    return (typing.get_origin(hint) in (typing.Union, types.UnionType)
+            and type(None) in typing.get_args(hint))
+
+
+def _compile(name: str, source: str, namespace: dict[str, Any]) -> Converter:
+    # the source is made from the domain's field names (identifiers) and constant
+    # defaults only, never from a document or a record
+    exec(compile(source, f"<state_json {name}>", "exec"), namespace)
+    function: Converter = namespace[name]
+    return function
 
 
 # ---- to JSON -------------------------------------------------------------------------
@@ -55,6 +71,11 @@ def to_json(value: Any) -> Any:
     return value
 
 
+def _encode_record(value: InboundRecord) -> dict[str, Any]:
+    """Any record type, by the value's class."""
+    return _dataclass_encoder(type(value))(value)
+
+
 def _encoder(hint: Any) -> Converter | None:
     """How to convert a value of this hint that is not None (None: it is JSON already)."""
     hint = _optional_inner(hint)
@@ -66,8 +87,8 @@ def _encoder(hint: Any) -> Converter | None:
         item = _encoder(typing.get_args(hint)[1])
         return dict if item is None else (
             lambda v: {k: None if x is None else item(x) for k, x in v.items()})
-    if hint is InboundRecord:  # any record type: by the value's class
-        return lambda v: _dataclass_encoder(type(v))(v)
+    if hint is InboundRecord:
+        return _encode_record
     if hint in (dt.datetime, dt.date):
         return hint.isoformat  # type: ignore[no-any-return]
     if dataclasses.is_dataclass(hint):
@@ -77,19 +98,36 @@ def _encoder(hint: Any) -> Converter | None:
     return to_json  # a hint this module does not know: by the value
 
 
+def _left_out_when(f: dataclasses.Field[Any]) -> str:
+    """The condition (on `x`, the field's value) under which the field is not written:
+    None always; the default when it is a plain constant; empty for list and dict
+    defaults."""
+    if f.default_factory in (list, dict):  # type: ignore[comparison-overlap]
+        return "x is None or not x"
+    if f.default is not dataclasses.MISSING and f.default is not None and isinstance(
+            f.default, bool | int | str):
+        return f"x is None or x == {f.default!r}"
+    return "x is None"
+
+
 @cache
 def _dataclass_encoder(cls: type) -> Converter:
-    spec: FieldSpec = tuple((name, _encoder(hint)) for name, hint in _hints(cls).items())
+    hints = _hints(cls)
+    namespace: dict[str, Any] = {}
+    lines = ["def encode(value):"]
     type_name = cls.__name__ if issubclass(cls, InboundRecord) else None
-
-    def encode(value: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {} if type_name is None else {"type": type_name}
-        for name, convert in spec:
-            v = getattr(value, name)
-            out[name] = v if convert is None or v is None else convert(v)
-        return out
-
-    return encode
+    lines.append(f"    out = {{'type': {type_name!r}}}" if type_name else "    out = {}")
+    for f in dataclasses.fields(cls):
+        convert = _encoder(hints[f.name])
+        lines.append(f"    x = value.{f.name}")
+        lines.append(f"    if not ({_left_out_when(f)}):")
+        if convert is None:
+            lines.append(f"        out[{f.name!r}] = x")
+        else:
+            namespace[f"c_{f.name}"] = convert
+            lines.append(f"        out[{f.name!r}] = c_{f.name}(x)")
+    lines.append("    return out")
+    return _compile("encode", "\n".join(lines), namespace)
 
 
 # ---- from JSON -----------------------------------------------------------------------
@@ -100,6 +138,11 @@ def from_json(hint: Any, value: Any) -> Any:
         return None
     decode = _decoder(hint)
     return value if decode is None else decode(value)
+
+
+def _decode_record(value: dict[str, Any]) -> InboundRecord:
+    decoded: InboundRecord = _dataclass_decoder(RECORD_TYPES[value["type"]])(value)
+    return decoded
 
 
 @cache
@@ -115,7 +158,7 @@ def _decoder(hint: Any) -> Converter | None:
         return dict if item is None else (
             lambda v: {k: None if x is None else item(x) for k, x in v.items()})
     if hint is InboundRecord:
-        return lambda v: _dataclass_decoder(RECORD_TYPES[v["type"]])(v)
+        return _decode_record
     if hint is dt.datetime:
         return dt.datetime.fromisoformat
     if hint is dt.date:
@@ -127,14 +170,23 @@ def _decoder(hint: Any) -> Converter | None:
 
 @cache
 def _dataclass_decoder(cls: type) -> Converter:
-    fields = {name: _decoder(hint) for name, hint in _hints(cls).items()}
-
-    def decode(value: dict[str, Any]) -> Any:
-        kwargs = {}
-        for name, v in value.items():
-            if name in fields:  # "type" of a held record, or a field since removed
-                convert = fields[name]
-                kwargs[name] = v if convert is None or v is None else convert(v)
-        return cls(**kwargs)
-
-    return decode
+    """Keys the class does not have (a held record's "type", a field since removed) are
+    ignored; a missing key takes the field's default, or None when it has none."""
+    hints = _hints(cls)
+    namespace: dict[str, Any] = {"cls": cls, "MISSING": _MISSING}
+    lines = ["def decode(value):", "    get = value.get", "    kwargs = {}"]
+    for f in dataclasses.fields(cls):
+        convert = _decoder(hints[f.name])
+        lines.append(f"    x = get({f.name!r}, MISSING)")
+        lines.append("    if x is not MISSING:")
+        if convert is None:
+            lines.append(f"        kwargs[{f.name!r}] = x")
+        else:
+            namespace[f"c_{f.name}"] = convert
+            lines.append(f"        kwargs[{f.name!r}] = None if x is None else c_{f.name}(x)")
+        has_default = (f.default is not dataclasses.MISSING
+                       or f.default_factory is not dataclasses.MISSING)
+        if not has_default and _is_optional(hints[f.name]):
+            lines.append(f"    else:\n        kwargs[{f.name!r}] = None")
+    lines.append("    return cls(**kwargs)")
+    return _compile("decode", "\n".join(lines), namespace)

@@ -16,12 +16,12 @@ ids come sorted, and a nested loop keeps their order, so rows are locked in that
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 import psycopg
 
 from domain.order import CarrierReport, Order, SellerStanding, tracking_key
@@ -37,7 +37,8 @@ CASE_EVENTS_CHANNEL = "case_events"
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    # orjson: a few times faster than json.dumps, and every touched order is dumped
+    return orjson.dumps(value).decode()
 
 
 class PostgresUnitOfWork:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -48,10 +49,10 @@ def test_an_order_survives_the_round_trip_through_json_text():
 def test_the_document_keeps_its_stored_form():
     doc = to_json(sample_order())
     assert doc["terms"]["placed_at"] == "2026-03-01T10:00:00+00:00"
-    assert doc["terms"]["ship_by"] == "2026-03-03" and doc["terms"]["estimated_delivery"] is None
+    assert doc["terms"]["ship_by"] == "2026-03-03"
     assert doc["terms"]["shipping_address"] == {
         "name": "Ada Buyer", "line1": "12 Rue de la Paix", "city": "Paris",
-        "postal_code": "75002", "country": "FR", "line2": None, "region": None}
+        "postal_code": "75002", "country": "FR"}
     assert doc["captured"] == {"EUR": 2599}
     assert doc["marketplace_refunds"] == [
         {"amount": {"amount_minor": 500, "currency": "EUR"},
@@ -60,10 +61,42 @@ def test_the_document_keeps_its_stored_form():
                                                "MessageSent"]
     assert doc["held"][0]["event_id"] == "h1" and "occurred_at" in doc["held"][0]
     assert doc["carrier_reports"]["ups:9"] == {
-        "status": "in_transit", "occurred_at": "2026-03-12T09:30:00+00:00",
-        "delivered_to": None, "event_id": ""}
+        "status": "in_transit", "occurred_at": "2026-03-12T09:30:00+00:00"}
     assert doc["case"]["proofs"] == [{"carrier": "dhl", "tracking_number": "T1",
                                       "proof": "tracking"}]
+
+
+def test_values_equal_to_their_default_are_left_out():
+    doc = to_json(sample_order())
+    assert "estimated_delivery" not in doc["terms"]  # None
+    assert "cancelled" not in doc  # False
+    assert {"timeline", "emitted", "swept_until"}.isdisjoint(doc)  # empty lists, None
+    assert "seller_took_part_at" not in doc["case"]
+    assert to_json(Order("o-2")) == {"order_id": "o-2"}
+
+
+def test_documents_written_with_every_field_still_read():
+    """The form before defaults were left out: nulls, false and empty lists written."""
+    order = sample_order()
+    full = to_json(order)
+    full["terms"].update(estimated_delivery=None)
+    full["terms"]["shipping_address"].update(line2=None, region=None)
+    full.update(cancelled=False, timeline=[], emitted=[], swept_until=None)
+    full["carrier_reports"]["ups:9"].update(delivered_to=None, event_id="")
+    full["case"].update(close_reason=None, seller_took_part_at=None)
+    assert from_json(Order, full) == order
+
+
+@dataclasses.dataclass
+class _Reading:
+    at: dt.datetime | None  # optional, but with no default
+    note: str = "none"
+
+
+def test_a_left_out_field_reads_as_its_default_or_none():
+    assert to_json(_Reading(None)) == {}
+    assert from_json(_Reading, {}) == _Reading(None)
+    assert from_json(_Reading, to_json(_Reading(AT, "x"))) == _Reading(AT, "x")
 
 
 def test_unknown_keys_of_older_documents_are_ignored():
@@ -75,7 +108,6 @@ def test_unknown_keys_of_older_documents_are_ignored():
 
 def test_values_outside_an_order():
     assert to_json(Address("n", "l", "c", "p", "FR")) == {
-        "name": "n", "line1": "l", "city": "c", "postal_code": "p", "country": "FR",
-        "line2": None, "region": None}
+        "name": "n", "line1": "l", "city": "c", "postal_code": "p", "country": "FR"}
     assert to_json(Money(1, "EUR")) == {"amount_minor": 1, "currency": "EUR"}
     assert from_json(Address | None, None) is None
