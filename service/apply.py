@@ -49,6 +49,18 @@ def _newer(report: CarrierReport | None, update: TrackingUpdated) -> bool:
     return report is None or update.occurred_at >= report.occurred_at
 
 
+def _latest_reports(updates: list[TrackingUpdated]) -> dict[str, CarrierReport]:
+    """Per parcel, what the batch's newest TrackingUpdated says (at one instant, the
+    later arrival)."""
+    latest: dict[str, CarrierReport] = {}
+    for update in updates:
+        key = tracking_key(update.carrier, update.tracking_number)
+        if _newer(latest.get(key), update):
+            latest[key] = CarrierReport(update.status, update.occurred_at,
+                                        update.delivered_to, update.event_id)
+    return latest
+
+
 def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchOutcome:
     """Apply records in their order; the caller commits. Locks are taken tracking numbers
     first, then orders, then sellers, in every kind of batch, so batches never deadlock."""
@@ -58,34 +70,35 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
         return outcome
 
     records = [i.record for i in fresh]
-    placed_ids = [r.order_id for r in records if isinstance(r, OrderPlaced)]
-    keys = _tracking_keys(records) | uow.history_tracking_keys(placed_ids)
-    reports = uow.lock_carrier_reports(keys)
     updates = [r for r in records if isinstance(r, TrackingUpdated)]
-    linked = uow.orders_with_proof(
-        {tracking_key(u.carrier, u.tracking_number) for u in updates})
+    # Carrier reports: the newest of each parcel is written (and the parcel locked) in one
+    # statement, which keeps a stored report that is newer. Most parcels are in no case,
+    # and this is all a tracking update does to them.
+    latest = _latest_reports(updates)
+    uow.record_carrier_reports(latest)
+    placed_ids = [r.order_id for r in records if isinstance(r, OrderPlaced)]
+    keys = _tracking_keys([r for r in records if isinstance(r, AddTracking)])
+    keys |= uow.history_tracking_keys(placed_ids)
+    reports = uow.lock_carrier_reports(keys)
+    linked = uow.orders_with_proof(latest)
     order_ids = {getattr(r, "order_id", None) for r in records} - {None}
     order_ids |= {oid for ids in linked.values() for oid in ids}
     orders = uow.lock_orders(sorted(order_ids))  # type: ignore[arg-type]
     # an AddTracking that arrived after the peek above: lock its parcel late (rare; a
     # deadlock this could cause is detected by PostgreSQL and the batch retried)
-    late = set().union(*(_tracking_keys(orders[i].timeline) for i in placed_ids)) - keys
-    reports.update(uow.lock_carrier_reports(late))
+    late = set().union(*(_tracking_keys(orders[i].timeline) for i in placed_ids))
+    reports.update(uow.lock_carrier_reports(late - keys - set(latest)))
     seller_ids = {o.terms.seller_id for o in orders.values() if o.terms}
     seller_ids |= {i.record.seller_id for i in fresh if isinstance(i.record, OrderPlaced)}
     held = [h for i in placed_ids for h in orders[i].held]
     sellers = uow.lock_sellers(sorted(seller_ids),
                                exclusive=any(map(_changes_standing, [*records, *held])))
 
-    changed_reports: dict[str, CarrierReport] = {}
     proofs: set[tuple[str, str]] = set()
     for item in fresh:
         record = item.record
         if isinstance(record, TrackingUpdated):
             key = tracking_key(record.carrier, record.tracking_number)
-            if _newer(reports.get(key), record):
-                reports[key] = changed_reports[key] = CarrierReport(
-                    record.status, record.occurred_at, record.delivered_to, record.event_id)
             targets = [orders[oid] for oid in linked.get(key, [])]
         else:
             order = orders[record.order_id]  # type: ignore[attr-defined]
@@ -105,7 +118,7 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
                 proofs |= {(p.key, order.order_id) for p in order.case.proofs}
 
     uow.unclaim(i.cause.event_id for i, _ in outcome.invalid)
-    uow.save(orders.values(), sellers.values(), changed_reports, proofs, outcome.events)
+    uow.save(orders.values(), sellers.values(), proofs, outcome.events)
     return outcome
 
 

@@ -18,5 +18,5 @@ def sweep_due(uow: UnitOfWork, now: dt.datetime, policy: Policy, limit: int) -> 
     for order in orders.values():
         for event in order.sweep(now, policy):
             events.append(RecordedEvent(event, Cause(SWEEPER_TOPIC, -1, -1, event.cause_id)))
-    uow.save(orders.values(), [], {}, [], events)
+    uow.save(orders.values(), [], [], events)
     return len(orders)

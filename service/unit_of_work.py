@@ -47,6 +47,10 @@ class UnitOfWork(Protocol):
         """Tracking keys of the AddTracking actions in these orders' histories (read, not
         locked)."""
 
+    def record_carrier_reports(self, reports: dict[str, CarrierReport]) -> None:
+        """Store each parcel's report unless the stored one is newer (`occurred_at`; the
+        given one wins a tie), locking the parcels until commit."""
+
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]: ...
 
     def orders_with_proof(self, keys: Iterable[str]) -> dict[str, list[str]]:
@@ -68,7 +72,6 @@ class UnitOfWork(Protocol):
         self,
         orders: Iterable[Order],
         sellers: Iterable[SellerStanding],
-        carrier_reports: dict[str, CarrierReport],
         proofs: Iterable[tuple[str, str]],
         events: list[RecordedEvent],
     ) -> None:

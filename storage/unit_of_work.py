@@ -108,6 +108,30 @@ class PostgresUnitOfWork:
             "WHERE h->>'type' = 'AddTracking'", (ids,))
         return {tracking_key(carrier, number) for carrier, number in rows}
 
+    def record_carrier_reports(self, reports: dict[str, CarrierReport]) -> None:
+        keys = sorted(reports)  # rows are locked in this order
+        if not keys:
+            return
+        started = time.perf_counter()
+        rows = (keys, [reports[k].status for k in keys], [reports[k].occurred_at for k in keys],
+                [_dumps(state_json.to_json(reports[k].delivered_to))
+                 if reports[k].delivered_to else None for k in keys],
+                [reports[k].event_id for k in keys])
+        self.state_seconds += time.perf_counter() - started
+        # a row the WHERE keeps as it is is locked all the same
+        self._execute(
+            """
+            INSERT INTO carrier_reports (tracking_key, status, occurred_at, delivered_to,
+                                         event_id)
+            SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::jsonb[],
+                                 %b::text[])
+            ON CONFLICT (tracking_key) DO UPDATE
+            SET status = excluded.status, occurred_at = excluded.occurred_at,
+                delivered_to = excluded.delivered_to, event_id = excluded.event_id
+            WHERE carrier_reports.occurred_at IS NULL
+               OR excluded.occurred_at >= carrier_reports.occurred_at
+            """, rows)
+
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
         keys = sorted(keys)
         if not keys:
@@ -184,7 +208,6 @@ class PostgresUnitOfWork:
         self,
         orders: Iterable[Order],
         sellers: Iterable[SellerStanding],
-        carrier_reports: dict[str, CarrierReport],
         proofs: Iterable[tuple[str, str]],
         events: list[RecordedEvent],
     ) -> None:
@@ -194,12 +217,6 @@ class PostgresUnitOfWork:
                       [_dumps(state_json.to_json(o)) for o in orders],
                       [o.case.state if o.case else None for o in orders],
                       [o.due_at(self.policy) for o in orders])
-        keys = list(carrier_reports)
-        report_rows = (keys, [carrier_reports[k].status for k in keys],
-                       [carrier_reports[k].occurred_at for k in keys],
-                       [_dumps(state_json.to_json(carrier_reports[k].delivered_to))
-                        if carrier_reports[k].delivered_to else None for k in keys],
-                       [carrier_reports[k].event_id for k in keys])
         event_rows = self._event_rows(events) if events else None
         self.state_seconds += time.perf_counter() - started
 
@@ -224,17 +241,6 @@ class PostgresUnitOfWork:
                 """,
                 ([s.seller_id for s in sellers], [s.suspended for s in sellers],
                  [s.reason for s in sellers]))
-        if keys:
-            self._execute(
-                """
-                UPDATE carrier_reports SET status = v.status, occurred_at = v.occurred_at,
-                                           delivered_to = v.delivered_to,
-                                           event_id = v.event_id
-                FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::jsonb[],
-                            %b::text[])
-                     AS v(tracking_key, status, occurred_at, delivered_to, event_id)
-                WHERE carrier_reports.tracking_key = v.tracking_key
-                """, report_rows)
         proofs = sorted(set(proofs))
         if proofs:
             self._execute(

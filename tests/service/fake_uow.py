@@ -35,6 +35,12 @@ class FakeUnitOfWork:
         return {f"{h.carrier}:{h.tracking_number}" for i in order_ids if i in self.orders
                 for h in self.orders[i].timeline if isinstance(h, AddTracking)}
 
+    def record_carrier_reports(self, reports: dict[str, CarrierReport]) -> None:
+        for key, report in reports.items():
+            stored = self.reports.get(key)
+            if stored is None or report.occurred_at >= stored.occurred_at:
+                self.reports[key] = report
+
     def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
         return {k: copy.deepcopy(self.reports[k]) for k in keys if k in self.reports}
 
@@ -62,12 +68,11 @@ class FakeUnitOfWork:
                 due[order_id] = copy.deepcopy(self.orders[order_id])
         return due
 
-    def save(self, orders, sellers, carrier_reports, proofs, events) -> None:
+    def save(self, orders, sellers, proofs, events) -> None:
         for order in orders:
             self.orders[order.order_id] = order
         for seller in sellers:
             self.sellers[seller.seller_id] = seller
-        self.reports.update(carrier_reports)
         self.proofs |= set(proofs)
         known = {e.event.event_id for e in self.events}
         self.events += [e for e in events if e.event.event_id not in known]
