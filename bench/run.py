@@ -11,7 +11,9 @@ workload, in one run.
    inbound record's publication to its arrival on `case-events`.
 3. raw consume: the full run's records read back and decoded per topic, no database.
 4. raw database: the full workload applied with the service's unit of work, no Kafka,
-   on a fresh database.
+   on a fresh database, on one connection (each topic's batches timed alone); then again
+   with each topic in a process of its own, all at once (what the database allows when
+   every consumer writes at the same time).
 
 Services: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set (a broker and server for the
 benchmark alone: it creates databases and moves the service's consumer groups), else
@@ -33,7 +35,7 @@ from pathlib import Path
 from bench import latency as latency_run
 from bench.offsets import end_offsets, move_groups_to
 from bench.pipeline import COMPONENTS, Pipeline, drain, service_env, stages
-from bench.raw import RawDatabase, raw_consume, raw_database
+from bench.raw import RawDatabase, raw_consume, raw_database, raw_database_at_once
 from bench.report import PipelineRun, render
 from bench.services import (
     BenchError,
@@ -155,20 +157,25 @@ def main(argv: list[str] | None = None) -> int:
             consume = raw_consume(settings, full.starts, full.ends)
             _log("raw database")
             database = raw_database(_fresh(svc, "bench_raw"), settings, full_items)
+            _log("raw database, all topics at once")
+            at_once = raw_database_at_once(_fresh(svc, "bench_at_once"), settings, full_items)
             if args.profile:  # a pass of its own: the profiler slows what it watches
                 _log("raw database under cProfile (a fifth of the workload)")
                 database.profile = raw_database(
                     _fresh(svc, "bench_profile"), settings,
                     full_items[:len(full_items) // 5], profile=True).profile
         finally:
-            for name in ("bench_small", "bench_full", "bench_raw", "bench_profile"):
+            for name in ("bench_small", "bench_full", "bench_raw", "bench_at_once",
+                         "bench_profile"):
                 drop_database(svc.database_url, name)
-    print(render(args, full, small, consume, database, services_cpu))
+    print(render(args, full, small, consume, database, at_once, services_cpu))
     if args.json:
         args.json.write_text(json.dumps(_jsonable({
             "full": asdict(full), "small": asdict(small),
             "raw_consume": {t: asdict(r) for t, r in consume.items()},
-            "raw_database": asdict(database), "services_cpu": services_cpu}),
+            "raw_database": asdict(database),
+            "raw_database_at_once": {t: asdict(r) for t, r in at_once.items()},
+            "services_cpu": services_cpu}),
             default=str, indent=1))
     problems = _check(full, small, database)
     for problem in problems:
