@@ -122,21 +122,31 @@ def wait_groups_ready(settings: Settings, members: dict[str, int], *,
                       timeout: float = 120.0, tick: Callable[[], None] | None = None) -> float:
     """Wait until each inbound topic's group is stable with `members[topic]` members, so
     publishing starts on running consumers rather than on their start-up; return the
-    seconds it took (raises TimeoutError)."""
-    admin = AdminClient(settings.kafka())  # before any fault: see chaos/offsets.py
+    seconds it took (raises TimeoutError). Runs before any fault (see chaos/offsets.py):
+    its admin client is gone, destroyed in this thread, when it returns."""
     groups = {consumer_group(topic): count for topic, count in members.items()}
     started = time.monotonic()
     while True:
         if tick is not None:
             tick()
-        try:
-            futures = admin.describe_consumer_groups(list(groups), request_timeout=5)
-            described = {group: f.result() for group, f in futures.items()}
-            if all(d.state == ConsumerGroupState.STABLE and len(d.members) == groups[g]
-                   for g, d in described.items()):
-                return time.monotonic() - started
-        except KafkaException:
-            pass
+        if _groups_ready(settings, groups):
+            return time.monotonic() - started
         if time.monotonic() - started > timeout:
             raise TimeoutError(f"consumer groups not ready after {timeout:.0f}s")
         time.sleep(0.5)
+
+
+def _groups_ready(settings: Settings, groups: dict[str, int]) -> bool:
+    admin = AdminClient(settings.kafka())
+    futures = admin.describe_consumer_groups(list(groups), request_timeout=5)
+    try:
+        described = {group: f.result() for group, f in futures.items()}
+    except KafkaException:
+        return False
+    finally:
+        # a failed future holds its exception, whose traceback holds this frame: drop
+        # the futures so no reference cycle keeps the admin client for a later garbage
+        # collection (in whatever thread, after a broker restart, where destroying it hung)
+        futures.clear()
+    return all(d.state == ConsumerGroupState.STABLE and len(d.members) == groups[g]
+               for g, d in described.items())

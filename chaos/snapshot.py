@@ -125,4 +125,4 @@ def describe(case: OrderCase | None) -> str:
     if case is None:
         return "absent"
     types = [t for _, _, t in case.events]
-    return f"state={case.case_state} case={json.dumps(case.case, sort_keys=True)} events={types}"
+    return f"state={case.case_state} events={types} case={json.dumps(case.case, sort_keys=True)}"

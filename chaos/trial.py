@@ -5,6 +5,7 @@ as of a fixed time, drain again, and read back what the run left behind.
 
 from __future__ import annotations
 
+import gc
 import shutil
 import sys
 import threading
@@ -127,6 +128,12 @@ def run_trial(trial: Trial, keep: bool = False) -> TrialResult:
             fleet.start_all(CHAOS_INSTANCES)
             wait_groups_ready(settings, {c: n for c, n in CHAOS_INSTANCES.items()
                                          if c in INBOUND_TOPICS}, tick=fleet.supervise)
+        # No automatic garbage collection from here until the run is read back: a Kafka
+        # client that ends up in a reference cycle must not be destroyed by a collection
+        # that happens to run in the publisher thread after a broker restart (librdkafka's
+        # destroy hung there for good). What is garbage now is collected now.
+        gc.collect()
+        gc.disable()
         watch = StallWatch(settings)
         watch.start()
         with _phase(result, "publish"):
@@ -158,6 +165,7 @@ def run_trial(trial: Trial, keep: bool = False) -> TrialResult:
         result.error = f"{type(exc).__name__}: {exc}"
         return result
     finally:
+        gc.enable()
         with _phase(result, "stop"):
             if fleet is not None:
                 fleet.stop_all()
