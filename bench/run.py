@@ -6,9 +6,11 @@ workload, in one run.
    database), until every group has committed its topic's end and the outbox is empty;
    peak memory per process.
 2. pipeline, full: the same with N orders; peak memory again (a tenfold backlog), the
-   stage timings from the consumers' batch reports; then the latency run on the same
+   stage timings from the consumers' batch reports; then the latency runs on the same
    processes: a further workload at a steady rate, each case event timed from its
-   inbound record's publication to its arrival on `case-events`.
+   inbound record's publication to its arrival on `case-events`; once right after the
+   backlog (autovacuum and a checkpoint catching up meanwhile), once settled (after
+   VACUUM ANALYZE and CHECKPOINT).
 3. raw consume: the full run's records read back and decoded per topic, no database.
 4. raw database: the full workload applied with the service's unit of work, no Kafka,
    on a fresh database, on one connection (each topic's batches timed alone); then again
@@ -68,7 +70,8 @@ def _fresh(svc: Services, name: str) -> str:
 
 
 def run_pipeline(settings: Settings, svc: Services, label: str, items: list[Published],
-                 orders: int, log_dir: Path, latency_items: list[Published] | None = None,
+                 orders: int, log_dir: Path,
+                 latency_items: tuple[list[Published], list[Published]] | None = None,
                  rate: float = 1000.0) -> tuple[PipelineRun, dict[str, float]]:
     database = _fresh(svc, f"bench_{label}")
     inbound = list(INBOUND_TOPICS)
@@ -98,9 +101,14 @@ def run_pipeline(settings: Settings, svc: Services, label: str, items: list[Publ
                           pipeline.cpu(), {n: stages(pipeline.log(n)) for n in COMPONENTS},
                           sum(end_offsets(settings, dlq).values()) - dlq_before, starts, ends)
         if latency_items:
-            _log(f"{label}: latency run, {len(latency_items):,} records at {rate:,.0f}/s")
-            run.latency = latency_run.measure(settings, pipeline, database, latency_items,
-                                              rate)
+            after_backlog, settled = latency_items
+            _log(f"{label}: latency run right after the backlog, {len(after_backlog):,} "
+                 f"records at {rate:,.0f}/s")
+            run.latency_after_backlog = latency_run.measure(settings, pipeline, database,
+                                                            after_backlog, rate)
+            _log(f"{label}: vacuum and checkpoint, then the settled latency run")
+            latency_run.settle(database)
+            run.latency = latency_run.measure(settings, pipeline, database, settled, rate)
             run.memory_after_latency = pipeline.memory()
         return run, server_cpu
     finally:
@@ -140,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     full_items = generate(args.seed, orders)
     small_items = generate(args.seed + 1, orders // 10)
     wanted = int(args.rate * latency_seconds)
-    latency_items = generate(args.seed + 2,
-                             math.ceil(wanted / RECORDS_PER_ORDER) + 50)[:wanted]
+    latency_items = tuple(generate(seed, math.ceil(wanted / RECORDS_PER_ORDER) + 50)[:wanted]
+                          for seed in (args.seed + 2, args.seed + 3))
     with services() as svc, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": svc.bootstrap,
                "DATABASE_URL": svc.database_url}
@@ -152,7 +160,8 @@ def main(argv: list[str] | None = None) -> int:
             small, _ = run_pipeline(settings, svc, "small", small_items, orders // 10,
                                     Path(logs))
             full, services_cpu = run_pipeline(settings, svc, "full", full_items, orders,
-                                              Path(logs), latency_items, args.rate)
+                                              Path(logs), latency_items,  # type: ignore[arg-type]
+                                              args.rate)
             _log("raw consume")
             consume = raw_consume(settings, full.starts, full.ends)
             _log("raw database")
@@ -204,8 +213,9 @@ def _check(full: PipelineRun, small: PipelineRun, database: RawDatabase) -> list
             problems.append(f"{run.label}: no case events")
     if database.invalid:
         problems.append("raw database: records refused as invalid")
-    if full.latency is not None and not full.latency.total:
-        problems.append("latency: no case event was read back")
+    for lat in (full.latency_after_backlog, full.latency):
+        if lat is not None and not lat.total:
+            problems.append("latency: no case event was read back")
     return problems
 
 
