@@ -87,7 +87,7 @@ def apply_batch(uow: UnitOfWork, items: list[Inbound], policy: Policy) -> BatchO
     # an AddTracking that arrived after the peek above: lock its parcel late (rare; a
     # deadlock this could cause is detected by PostgreSQL and the batch retried)
     late = set().union(*(_tracking_keys(orders[i].timeline) for i in placed_ids))
-    reports.update(uow.lock_carrier_reports(late - keys - set(latest)))
+    reports.update(uow.lock_carrier_reports(late - keys))
     seller_ids = {o.terms.seller_id for o in orders.values() if o.terms}
     seller_ids |= {i.record.seller_id for i in fresh if isinstance(i.record, OrderPlaced)}
     held = [h for i in placed_ids for h in orders[i].held]

@@ -76,6 +76,18 @@ def test_delivery_closes_the_case_whichever_comes_first(carrier_first):
     assert types(uow)[-1] == "CaseClosed"
 
 
+def test_an_order_placed_in_the_batch_that_reports_its_parcel_gets_the_report():
+    """A batch may hold any mix of records (the consumers' each hold one topic's): the
+    reports are written before the parcels the batch's placings need are read, so the
+    placing that releases a held AddTracking sees the delivery of the same batch."""
+    uow = FakeUnitOfWork()
+    apply_batch(uow, inbound(open_case(), add_tracking(), topic="case-actions"), POLICY)
+    assert uow.orders["o1"].case is None  # held: the order is not known yet
+    apply_batch(uow, inbound(delivered(), placed()), POLICY)
+    assert uow.orders["o1"].case.state == "closed"
+    assert uow.orders["o1"].case.close_reason == "delivered"
+
+
 def test_a_delivery_reported_before_the_parcel_is_linked_counts_from_its_own_time():
     uow = FakeUnitOfWork()
     opening = open_case()
