@@ -176,7 +176,8 @@ def raw_database_at_once(database_url: str, settings: Settings, items: list[Publ
     start = context.Event()
     topics = sorted({i.topic for i in items})
     workers = [context.Process(target=_apply_topic, daemon=True,
-                               args=(database_url, settings, topic, items, ready, start,
+                               args=(database_url, settings, topic,
+                                     [i for i in items if i.topic == topic], ready, start,
                                      results)) for topic in topics]
     for worker in workers:
         worker.start()
@@ -194,7 +195,8 @@ def raw_database_at_once(database_url: str, settings: Settings, items: list[Publ
 
 def _apply_topic(database_url: str, settings: Settings, topic: str, items: list[Published],
                  ready: Any, start: Any, results: Any) -> None:
-    batches = [b for t, b in _batches(_inbound(items), settings.batch_size) if t == topic]
+    """Apply one topic's records (`items`, that topic's only) in the service's batches."""
+    batches = [batch for _, batch in _batches(_inbound(items), settings.batch_size)]
     with psycopg.connect(database_url, autocommit=True) as conn:
         ready.put(topic)
         start.wait()

@@ -251,6 +251,17 @@ def scenarios(prefix: str, count: int) -> list[Scenario]:
     return [Scenario(f"{prefix}-{i:04d}") for i in range(count)]
 
 
+def placed_scenarios(stack: Stack, prefix: str, count: int
+                     ) -> tuple[psycopg.Connection, list[Scenario]]:
+    """The `orders` consumer and the relay started, `count` orders placed; a connection."""
+    stack.start("orders")
+    stack.start("relay")
+    db = psycopg.connect(stack.settings.database_url, autocommit=True)
+    orders = scenarios(prefix, count)
+    place_orders(stack, db, orders)
+    return db, orders
+
+
 # ---- 1. PostgreSQL down for a while ---------------------------------------------------
 
 def test_database_outage_consumers_retry_commit_nothing_then_apply_everything_once(
@@ -348,11 +359,7 @@ def test_broker_outage_clients_reconnect_and_nothing_is_lost_or_doubled(stack: S
 def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
         stack: Stack) -> None:
     settings = stack.settings
-    stack.start("orders")
-    stack.start("relay")
-    db = psycopg.connect(settings.database_url, autocommit=True)
-    orders = scenarios("stall", 60)
-    place_orders(stack, db, orders)
+    db, orders = placed_scenarios(stack, "stall", 60)
 
     stalling = {**FAST_GROUP, "CASES_KAFKA_MAX_POLL_INTERVAL_MS": "8000"}
     instances = {name: stack.start("case-actions", name, CASES_KAFKA_CLIENT_ID=name, **stalling)
@@ -408,11 +415,7 @@ def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
 def test_instance_killed_mid_stream_its_partitions_move_and_nothing_is_lost_or_doubled(
         stack: Stack) -> None:
     settings = stack.settings
-    stack.start("orders")
-    stack.start("relay")
-    db = psycopg.connect(settings.database_url, autocommit=True)
-    orders = scenarios("kill", 300)
-    place_orders(stack, db, orders)
+    db, orders = placed_scenarios(stack, "kill", 300)
 
     instances = {name: stack.start("case-actions", name, CASES_KAFKA_CLIENT_ID=name,
                                    CASES_BATCH_SIZE="20", **FAST_GROUP)
@@ -460,11 +463,7 @@ def stream(settings: Settings, topic: str, records: list[dict[str, Any]], per_st
 
 def test_rebalance_during_database_outage_loses_nothing(stack: Stack) -> None:
     settings = stack.settings
-    stack.start("orders")
-    stack.start("relay")
-    db = psycopg.connect(settings.database_url, autocommit=True)
-    orders = scenarios("pg-rebalance", 40)
-    place_orders(stack, db, orders)
+    db, orders = placed_scenarios(stack, "pg-rebalance", 40)
     instances = {name: stack.start("case-actions", name, CASES_KAFKA_CLIENT_ID=name,
                                    **FAST_GROUP)
                  for name in ("actions-a", "actions-b")}
