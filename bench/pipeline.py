@@ -184,4 +184,4 @@ def stages(log: Path) -> Stages:
 
 def service_env(settings: Settings, database_url: str) -> dict[str, str]:
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "DATABASE_URL": database_url, "CASES_BATCH_SIZE": str(settings.batch_size)}
+            "DATABASE_URL": database_url}

@@ -50,7 +50,7 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
     included)."""
     rates: dict[str, Rate] = {}
     for topic in sorted({t for t, _ in ends}):
-        consumer = Consumer(consumer_settings(settings, f"bench-raw-{uuid.uuid4()}",
+        consumer = Consumer(consumer_settings(settings, topic, f"bench-raw-{uuid.uuid4()}",
                                               auto_commit=False))
         partitions = {p: (starts[t, p], ends[t, p]) for (t, p) in ends if t == topic}
         consumer.assign([TopicPartition(topic, p, start)
@@ -59,7 +59,7 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
         rate = rates[topic] = Rate()
         started = 0.0
         while pending:
-            messages = next_batch(consumer, settings.batch_size, 1.0)
+            messages = next_batch(consumer, settings.batch_size_for(topic), 1.0)
             if messages and not started:  # timed from the first record: not the connecting
                 started = time.perf_counter()
             for msg in messages:
@@ -99,14 +99,14 @@ def _inbound(items: list[Published]) -> list[tuple[str, Inbound]]:
     return inbound
 
 
-def _batches(inbound: list[tuple[str, Inbound]], size: int
+def _batches(inbound: list[tuple[str, Inbound]], settings: Settings
              ) -> Iterator[tuple[str, list[Inbound]]]:
-    """Each topic's next batch of `size` as the stream reaches it (as the consumers would
-    take them), then what is left of each topic."""
+    """Each topic's next batch of its consumer's size as the stream reaches it (as the
+    consumers would take them), then what is left of each topic."""
     pending: dict[str, list[Inbound]] = defaultdict(list)
     for topic, item in inbound:
         pending[topic].append(item)
-        if len(pending[topic]) >= size:
+        if len(pending[topic]) >= settings.batch_size_for(topic):
             yield topic, pending.pop(topic)
     yield from ((topic, batch) for topic, batch in pending.items() if batch)
 
@@ -128,7 +128,7 @@ def raw_database(database_url: str, settings: Settings, items: list[Published],
 
         if profiler:
             profiler.enable()
-        for topic, batch in _batches(_inbound(items), settings.batch_size):
+        for topic, batch in _batches(_inbound(items), settings):
             cpu_before = cpu()
             began = time.perf_counter()
             with unit_of_work(conn, settings.policy) as uow:
@@ -196,7 +196,7 @@ def raw_database_at_once(database_url: str, settings: Settings, items: list[Publ
 def _apply_topic(database_url: str, settings: Settings, topic: str, items: list[Published],
                  ready: Any, start: Any, results: Any) -> None:
     """Apply one topic's records (`items`, that topic's only) in the service's batches."""
-    batches = [batch for _, batch in _batches(_inbound(items), settings.batch_size)]
+    batches = [batch for _, batch in _batches(_inbound(items), settings)]
     with psycopg.connect(database_url, autocommit=True) as conn:
         ready.put(topic)
         start.wait()

@@ -126,7 +126,8 @@ def render(args: Any, full: PipelineRun, small: PipelineRun, consume: dict[str, 
            database: RawDatabase, at_once: dict[str, Rate], services_cpu: dict[str, float]
            ) -> str:
     out = [f"order cases benchmark: seed {args.seed}, {full.orders:,} orders, "
-           f"{full.total:,} inbound records, batch size {args.batch_size}",
+           f"{full.total:,} inbound records, batch sizes "
+           + ", ".join(f"{t} {n:,}" for t, n in args.batch_sizes.items()),
            f"machine: {machine()}", ""]
     lines, ratios = throughput(full, consume, database, at_once)
     missed = [t for t, r in ratios.items() if not r >= RATIO_TARGET]

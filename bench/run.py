@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": svc.bootstrap,
                "DATABASE_URL": svc.database_url}
         settings = settings_from_env(env)
-        args.batch_size = settings.batch_size
+        args.batch_sizes = {t: settings.batch_size_for(t) for t in INBOUND_TOPICS}
         setup(settings=settings)
         try:
             small, _ = run_pipeline(settings, svc, "small", small_items, orders // 10,

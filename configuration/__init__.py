@@ -23,6 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import structlog
 
 from domain.policy import Policy
+from schemas import INBOUND_TOPICS
 
 log = structlog.get_logger("configuration")
 
@@ -91,6 +92,19 @@ def policy_from_env(env: Mapping[str, str]) -> Policy:
     return Policy(**overrides)
 
 
+#: records per batch and transaction when nothing says otherwise
+DEFAULT_BATCH_SIZE = 500
+#: per inbound topic, where `make bench` measured better (README, Performance): the orders
+#: consumer locks the orders and parcels every other consumer waits for, so it keeps its
+#: transactions short; a tracking update mostly writes one row and touches no case, so
+#: its consumer takes long batches
+TOPIC_BATCH_SIZES: dict[str, int] = {"orders": 100, "carrier-tracking": 2000}
+
+
+def _batch_size_variable(topic: str) -> str:
+    return f"CASES_BATCH_SIZE_{topic.upper().replace('-', '_')}"
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap_servers: str
@@ -98,7 +112,9 @@ class Settings:
     policy: Policy = field(default_factory=Policy)
     #: extra librdkafka settings for every client (security, client.id, ...)
     kafka_extra: dict[str, Any] = field(default_factory=dict)
-    batch_size: int = 500
+    #: the most records per batch and transaction, for a topic `topic_batch_sizes` leaves out
+    batch_size: int = DEFAULT_BATCH_SIZE
+    topic_batch_sizes: dict[str, int] = field(default_factory=lambda: dict(TOPIC_BATCH_SIZES))
     poll_timeout: float = 0.5
     sweep_interval: float = 30.0
     #: an inbound value larger than this is a dead letter, checked before decoding
@@ -122,12 +138,18 @@ class Settings:
             config[name] = value
         return config
 
+    def batch_size_for(self, topic: str) -> int:
+        """The most records one batch of `topic` takes (a batch takes what has arrived)."""
+        return self.topic_batch_sizes.get(topic, self.batch_size)
+
     def __repr__(self) -> str:
         kafka = {k: _MASK if is_secret(k) else v for k, v in self.kafka_extra.items()}
         return (f"Settings(kafka_bootstrap_servers={self.kafka_bootstrap_servers!r}, "
                 f"database_url={mask_database_url(self.database_url)!r}, "
                 f"policy={self.policy!r}, kafka_extra={kafka!r}, "
-                f"batch_size={self.batch_size!r}, poll_timeout={self.poll_timeout!r}, "
+                f"batch_size={self.batch_size!r}, "
+                f"topic_batch_sizes={self.topic_batch_sizes!r}, "
+                f"poll_timeout={self.poll_timeout!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
                 f"max_record_bytes={self.max_record_bytes!r})")
 
@@ -147,12 +169,21 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
     extra = {name[len("CASES_KAFKA_"):].lower().replace("_", "."): value
              for name, value in env.items() if name.startswith("CASES_KAFKA_")}
     try:
-        batch_size = int(env.get("CASES_BATCH_SIZE", "500"))
+        batch_size = int(env.get("CASES_BATCH_SIZE", DEFAULT_BATCH_SIZE))
+        # CASES_BATCH_SIZE sets every topic's; CASES_BATCH_SIZE_<TOPIC> one topic's
+        topic_batch_sizes = {} if "CASES_BATCH_SIZE" in env else dict(TOPIC_BATCH_SIZES)
+        topic_batch_sizes.update({topic: int(env[_batch_size_variable(topic)])
+                                  for topic in INBOUND_TOPICS
+                                  if _batch_size_variable(topic) in env})
         sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "30"))
         max_record_bytes = int(env.get("CASES_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
         message_max_bytes = int(extra.get("message.max.bytes", KAFKA_MESSAGE_MAX_BYTES))
     except ValueError as exc:
         raise ConfigurationError(f"bad number in the environment: {exc}") from None
+    for name, size in [("CASES_BATCH_SIZE", batch_size),
+                       *((_batch_size_variable(t), n) for t, n in topic_batch_sizes.items())]:
+        if size < 1:
+            raise ConfigurationError(f"{name} must be at least 1, not {size}")
     # a record just under the limit that breaks the contract must still fit the DLQ
     ceiling = message_max_bytes - DEAD_LETTER_HEADROOM
     if not 1 <= max_record_bytes <= ceiling:
@@ -167,6 +198,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         policy=policy_from_env(env),
         kafka_extra=extra,
         batch_size=batch_size,
+        topic_batch_sizes=topic_batch_sizes,
         sweep_interval=sweep_interval,
         max_record_bytes=max_record_bytes,
     )

@@ -173,7 +173,7 @@ def redrive(settings: Settings, topic: str, progress: Progress | None = None) ->
     with batch_path(settings, topic, redrive_group(topic), consumer) as (runner, producer):
         ranges = _ranges(consumer, topic)
         report.span = sum(end - start for start, end in ranges.values())
-        for batch in _read(consumer, name, ranges, settings.batch_size,
+        for batch in _read(consumer, name, ranges, settings.batch_size_for(topic),
                            settings.poll_timeout):
             originals: list[Any] = [Original(m, topic) for m in batch]
             report.add(runner.process(consumer, producer, originals))

@@ -109,7 +109,7 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
         pending = {r.partition: r for r in ranges}
         consumer.assign([TopicPartition(topic, r.partition, r.start) for r in ranges])
         while pending:
-            messages = consumer.consume(settings.batch_size, settings.poll_timeout)
+            messages = consumer.consume(settings.batch_size_for(topic), settings.poll_timeout)
             batch = [m for m in messages if _in_range(m, pending)]
             if batch:
                 report.add(runner.process(consumer, producer, batch))

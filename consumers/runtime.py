@@ -55,7 +55,7 @@ def consumer_group(topic: str) -> str:
     return f"order-cases.{topic}"
 
 
-def consumer_settings(settings: Settings, group: str, auto_commit: bool = True
+def consumer_settings(settings: Settings, topic: str, group: str, auto_commit: bool = True
                       ) -> dict[str, Any]:
     """librdkafka settings of an inbound consumer: tuning a deployment may change through
     CASES_KAFKA_* (the outage tests shorten max.poll.interval.ms and session.timeout.ms),
@@ -67,7 +67,7 @@ def consumer_settings(settings: Settings, group: str, auto_commit: bool = True
         "max.poll.interval.ms": 300_000,
         # Prefetch a few batches, not the backlog: librdkafka's defaults queue up to
         # 100,000 records per partition or 64 MiB, so memory grew with the backlog.
-        "queued.min.messages": max(1000, 2 * settings.batch_size),
+        "queued.min.messages": max(1000, 2 * settings.batch_size_for(topic)),
         "queued.max.messages.kbytes": 4096,
         "fetch.max.bytes": 1 << 20,
         "max.partition.fetch.bytes": 256 << 10,
@@ -204,7 +204,7 @@ class TopicConsumer:
     # ---- clients -----------------------------------------------------------------------
 
     def consumer_config(self) -> dict[str, Any]:
-        return consumer_settings(self.settings, self.group)
+        return consumer_settings(self.settings, self.topic, self.group)
 
     def _consumer(self) -> Consumer:
         return Consumer(self.consumer_config())
@@ -253,7 +253,7 @@ class TopicConsumer:
         self.log.info("consumer_started")
         try:
             while not self.stop.is_set():
-                messages = next_batch(consumer, self.settings.batch_size,
+                messages = next_batch(consumer, self.settings.batch_size_for(self.topic),
                                       self.settings.poll_timeout)
                 if messages:
                     self._handle(consumer, producer, messages)

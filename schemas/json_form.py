@@ -175,21 +175,22 @@ def _check_address(address: dict[str, Any], path: str) -> None:
             raise ContractError(f"{path}.{field}", "must not be empty")
 
 
-def _check_text(value: Any, path: str) -> None:
+def _check_text(record: dict[str, Any], prefix: str = "") -> None:
     """No string may hold U+0000: PostgreSQL text and jsonb cannot store it, and a record
-    the database refuses would otherwise fail its whole batch."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ContractError(path, "contains a NUL character (U+0000)")
-    elif isinstance(value, dict):
-        for name, inner in value.items():
-            _check_text(inner, f"{path}.{name}" if path else name)
+    the database refuses would otherwise fail its whole batch. (Every record is checked:
+    a field's path is only made for the culprit.)"""
+    for name, value in record.items():
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise ContractError(prefix + name, "contains a NUL character (U+0000)")
+        elif isinstance(value, dict):
+            _check_text(value, f"{prefix}{name}.")
 
 
 def check_contract(record: dict[str, Any]) -> None:
     """What the contract asks beyond the Avro types: ids present and of a sane length,
     text the database can store, sane money, times and dates."""
-    _check_text(record, "")
+    _check_text(record)
     for field in _ID_FIELDS:
         if field in record:
             if not str(record[field]).strip():

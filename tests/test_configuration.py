@@ -52,3 +52,21 @@ def test_missing_connection_and_bad_durations_are_clear_errors():
         settings_from_env({"KAFKA_BOOTSTRAP_SERVERS": "x"})
     with pytest.raises(ConfigurationError, match="not a duration"):
         parse_duration("three days")
+
+
+def test_batch_sizes_are_per_topic_and_each_can_be_set():
+    default = settings_from_env(BASE)
+    assert default.batch_size_for("orders") < default.batch_size_for("payments")
+    assert default.batch_size_for("carrier-tracking") > default.batch_size_for("payments")
+    one = settings_from_env({**BASE, "CASES_BATCH_SIZE_CARRIER_TRACKING": "7"})
+    assert one.batch_size_for("carrier-tracking") == 7
+    assert one.batch_size_for("orders") == default.batch_size_for("orders")
+    every = settings_from_env({**BASE, "CASES_BATCH_SIZE": "20", "CASES_BATCH_SIZE_ORDERS": "3"})
+    assert [every.batch_size_for(t) for t in ("orders", "messages", "carrier-tracking")] == [
+        3, 20, 20]
+
+
+@pytest.mark.parametrize("name", ["CASES_BATCH_SIZE", "CASES_BATCH_SIZE_PAYMENTS"])
+def test_a_batch_size_below_one_is_a_clear_error(name):
+    with pytest.raises(ConfigurationError, match=f"{name} must be at least 1"):
+        settings_from_env({**BASE, name: "0"})
