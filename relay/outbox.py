@@ -19,6 +19,7 @@ from psycopg import sql
 
 from configuration import Settings
 from schemas import CASE_EVENTS_TOPIC
+from storage.planner import prefer_key_lookups
 from storage.unit_of_work import CASE_EVENTS_CHANNEL
 
 log = structlog.get_logger("relay")
@@ -44,6 +45,7 @@ class OutboxRelay:
             try:
                 with psycopg.connect(self.settings.database_url, autocommit=True,
                                      application_name="order-cases.relay") as conn:
+                    prefer_key_lookups(conn, transaction_only=False)
                     self._lead(conn, producer)
             except psycopg.OperationalError as exc:
                 log.warning("relay_database_unavailable", error=type(exc).__name__)

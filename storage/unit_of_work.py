@@ -32,6 +32,7 @@ from schemas.codec import shared_codec
 from schemas.json_form import to_json as record_to_json
 from service.unit_of_work import Inbound, RecordedEvent
 from storage import state_json
+from storage.planner import prefer_key_lookups
 
 #: relays LISTEN on this channel; a commit that adds case events NOTIFYs it
 CASE_EVENTS_CHANNEL = "case_events"
@@ -315,5 +316,6 @@ def unit_of_work(conn: psycopg.Connection, policy: Policy) -> Iterator[PostgresU
     round trips, not the statements, were what a batch waited for: each one waits for
     the backend and then the consumer to get a core back."""
     with conn.pipeline(), conn.transaction():
+        prefer_key_lookups(conn, transaction_only=True)
         yield PostgresUnitOfWork(conn, policy)
 

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from psycopg import sql
 
 from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
@@ -59,6 +60,21 @@ def service(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> It
 def db(settings: Settings) -> Iterator[psycopg.Connection]:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def empty_database(settings: Settings, env: dict[str, str]) -> Iterator[str]:
+    """A new, migrated database on the same server, all its tables empty (the target
+    of a rebuild; a fresh deployment)."""
+    name = f"rebuild_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = settings.database_url.rsplit("/", 1)[0] + f"/{name}"
+    setup = cases({**env, "DATABASE_URL": url}, "setup")
+    assert setup.returncode == 0, setup.stderr
+    yield url
+    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

@@ -9,13 +9,11 @@ import json
 import secrets
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 from confluent_kafka import Producer
-from psycopg import sql
 
 from configuration import Settings
 from consumers.dlq import DeadLetter, dlq_headers, read_headers
@@ -47,20 +45,6 @@ def wait_drained(settings: Settings, db: psycopg.Connection) -> None:
                          for t in INBOUND_TOPICS)
              and db.execute("SELECT count(*) FROM case_events WHERE published_at IS NULL")
              .fetchone()[0] == 0, timeout=120, what="the live service to drain")
-
-
-@pytest.fixture
-def empty_database(settings: Settings, env: dict[str, str]) -> Iterator[str]:
-    """A new, migrated database on the same server: the target of a rebuild."""
-    name = f"rebuild_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = settings.database_url.rsplit("/", 1)[0] + f"/{name}"
-    setup = cases({**env, "DATABASE_URL": url}, "setup")
-    assert setup.returncode == 0, setup.stderr
-    yield url
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def _scenarios(prefix: str) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
