@@ -56,7 +56,7 @@ def test_missing_connection_and_bad_durations_are_clear_errors():
 
 def test_batch_sizes_are_per_topic_and_each_can_be_set():
     default = settings_from_env(BASE)
-    assert default.batch_size_for("orders") < default.batch_size_for("payments")
+    assert default.batch_size_for("orders") == default.batch_size_for("payments") == 500
     assert default.batch_size_for("carrier-tracking") > default.batch_size_for("payments")
     one = settings_from_env({**BASE, "CASES_BATCH_SIZE_CARRIER_TRACKING": "7"})
     assert one.batch_size_for("carrier-tracking") == 7
