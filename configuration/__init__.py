@@ -95,8 +95,8 @@ def policy_from_env(env: Mapping[str, str]) -> Policy:
 #: records per batch and transaction when nothing says otherwise
 DEFAULT_BATCH_SIZE = 500
 #: per inbound topic, where `make bench` measured better (README, Performance): a tracking
-#: update mostly writes one row and touches no case, and in a backlog nearly every batch
-#: of 500 waited for a parcel another consumer's transaction held, so fewer, longer
+#: update mostly writes one row and touches no case, and in a backlog its consumer spent
+#: much of its time waiting for parcels other consumers' transactions held; fewer, longer
 #: batches wait fewer times
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 
