@@ -46,6 +46,10 @@ class OutboxRelay:
                 with psycopg.connect(self.settings.database_url, autocommit=True,
                                      application_name="order-cases.relay") as conn:
                     prefer_key_lookups(conn, transaction_only=False)
+                    # Marking rows published need not wait for the WAL flush: a mark lost
+                    # in a crash only re-sends those events, with the same event_id, which
+                    # the guarantees allow. It takes a disk flush out of every cycle.
+                    conn.execute("SET synchronous_commit = off")
                     self._lead(conn, producer)
             except psycopg.OperationalError as exc:
                 log.warning("relay_database_unavailable", error=type(exc).__name__)
