@@ -25,6 +25,7 @@ from configuration import Settings
 from consumers.dlq import DeadLetter
 from consumers.runtime import consumer_settings, decode, next_batch
 from domain.records import from_record
+from schemas import INBOUND_TOPICS
 from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
 from storage.unit_of_work import unit_of_work
@@ -111,11 +112,20 @@ def _batches(inbound: list[tuple[str, Inbound]], settings: Settings
     yield from ((topic, batch) for topic, batch in pending.items() if batch)
 
 
+def _in_turn(items: list[Published], settings: Settings
+             ) -> Iterator[tuple[str, list[Inbound]]]:
+    """Each topic's batches, one topic after another (orders first, as each order's
+    records begin with its OrderPlaced)."""
+    for topic in INBOUND_TOPICS:
+        yield from _batches(_inbound([i for i in items if i.topic == topic]), settings)
+
+
 def raw_database(database_url: str, settings: Settings, items: list[Published],
                  profile: bool = False) -> RawDatabase:
     """Apply the workload through the service's unit of work, in batches of the service's
-    size per topic, taking each topic's next batch as the stream reaches it (as the
-    consumers would), one transaction per batch, on one connection."""
+    size per topic, one transaction per batch, on one connection, each topic alone: the
+    topics in turn, as the pipeline's each-alone run takes them, so that both see the
+    same records against the same state."""
     result = RawDatabase(rates={},
                          stages=dict.fromkeys(("sql", "state", "rules", "commit"), 0.0))
     profiler = cProfile.Profile() if profile else None
@@ -128,7 +138,7 @@ def raw_database(database_url: str, settings: Settings, items: list[Published],
 
         if profiler:
             profiler.enable()
-        for topic, batch in _batches(_inbound(items), settings):
+        for topic, batch in _in_turn(items, settings):
             cpu_before = cpu()
             began = time.perf_counter()
             with unit_of_work(conn, settings.policy) as uow:

@@ -73,43 +73,83 @@ def _mib(kib: int) -> str:
     return f"{kib / 1024:,.0f}"
 
 
-def throughput(run: PipelineRun, consume: dict[str, Rate], database: RawDatabase,
-               at_once: dict[str, Rate]) -> tuple[list[str], dict[str, float]]:
-    """The table, and per consumer the ratio the issue sets its target on: pipeline over
-    min(raw consume, raw database with the topic alone)."""
-    lines = [f"{'records/s':<18}{'records':>9}{'raw consume':>13}{'raw db alone':>14}"
-             f"{'pipeline':>10}{'ratio':>7}{'raw db at once':>16}{'ratio':>7}"]
-    ratios: dict[str, float] = {}
-    for topic in INBOUND_TOPICS:
-        records = run.records[topic]
-        pipeline = records / run.drain.consumers[topic]
-        raw = min(consume[topic].per_second, database.rates[topic].per_second)
-        ratios[topic] = pipeline / raw if raw else float("nan")
-        together = min(consume[topic].per_second, at_once[topic].per_second)
-        lines.append(f"{topic:<18}{_n(records):>9}{_n(consume[topic].per_second):>13}"
-                     f"{_n(database.rates[topic].per_second):>14}{_n(pipeline):>10}"
-                     f"{ratios[topic]:>7.2f}{_n(at_once[topic].per_second):>16}"
-                     f"{pipeline / together if together else float('nan'):>7.2f}")
-    consume_total = Rate(sum(r.records for r in consume.values()),
-                         sum(r.seconds for r in consume.values()))
-    database_total = Rate(sum(r.records for r in database.rates.values()),
-                          sum(r.seconds for r in database.rates.values()))
-    # all at once: every record over the time until the last topic finished
-    at_once_total = Rate(sum(r.records for r in at_once.values()),
-                         max((r.seconds for r in at_once.values()), default=0.0))
-    pipeline_total = run.total / run.drain.relay
-    raw_total = min(consume_total.per_second, database_total.per_second)
-    together_total = min(consume_total.per_second, at_once_total.per_second)
-    lines.append(f"{'total':<18}{_n(run.total):>9}{_n(consume_total.per_second):>13}"
-                 f"{_n(database_total.per_second):>14}{_n(pipeline_total):>10}"
-                 f"{pipeline_total / raw_total:>7.2f}{_n(at_once_total.per_second):>16}"
-                 f"{pipeline_total / together_total:>7.2f}")
+def _ratio(pipeline: float, raw: float) -> float:
+    return pipeline / raw if raw else float("nan")
+
+
+def _total(rates: dict[str, Rate], at_once: bool) -> Rate:
+    """Every record over the time of them all: one topic after another, or (at once)
+    until the last topic finished."""
+    seconds = [r.seconds for r in rates.values()]
+    return Rate(sum(r.records for r in rates.values()),
+                max(seconds, default=0.0) if at_once else sum(seconds))
+
+
+@dataclass
+class Ratios:
+    """Per consumer: pipeline / min(raw consume, raw db), like for like (each topic
+    alone; all five at once), and the pipeline at once over the topic's raw db alone."""
+
+    alone: dict[str, float] = field(default_factory=dict)
+    at_once: dict[str, float] = field(default_factory=dict)
+    at_once_over_alone: dict[str, float] = field(default_factory=dict)
+
+
+def throughput(run: PipelineRun, alone: dict[str, Rate], consume: dict[str, Rate],
+               database: RawDatabase, at_once: dict[str, Rate]) -> tuple[list[str], Ratios]:
+    """The two tables: each topic alone, and all five at once."""
+    ratios = Ratios()
+    pipeline_at_once = {t: Rate(run.records[t], run.drain.consumers[t]) for t in INBOUND_TOPICS}
+    head = f"{'records/s':<18}{'records':>9}{'raw consume':>13}{'raw db':>9}{'pipeline':>10}"
+    lines = ["Throughput, each topic alone (raw consume: a bare consumer reading and decoding; "
+             "raw db: the service's unit of work on one connection, no Kafka; pipeline: the "
+             "service, each topic's records published and drained in turn while the other "
+             "consumers idle; ratio: pipeline / min(raw consume, raw db))",
+             f"{head}{'ratio':>7}"]
+    rows = [*INBOUND_TOPICS, "total"]
+    totals = {"consume": _total(consume, False), "db": _total(database.rates, False),
+              "pipeline": _total(alone, False)}
+    for topic in rows:
+        c, d, p = ((totals["consume"], totals["db"], totals["pipeline"]) if topic == "total"
+                   else (consume[topic], database.rates[topic], alone[topic]))
+        ratio = _ratio(p.per_second, min(c.per_second, d.per_second))
+        if topic != "total":
+            ratios.alone[topic] = ratio
+        lines.append(f"{topic:<18}{_n(p.records):>9}{_n(c.per_second):>13}"
+                     f"{_n(d.per_second):>9}{_n(p.per_second):>10}{ratio:>7.2f}")
+    lines += ["", "Throughput, all five at once (raw db: each topic in a process and connection "
+              "of its own, all started together; pipeline: the five consumers and the relay, "
+              "from the first record published to the topic's group committing its end; "
+              "ratio: pipeline / min(raw consume, raw db); last column: the pipeline over the "
+              "first table's raw db, each topic with the machine to itself)",
+              f"{head}{'ratio':>7}{'over alone':>12}"]
+    totals = {"consume": totals["consume"], "db": _total(at_once, True),
+              "alone": totals["db"],
+              "pipeline": Rate(run.total, run.drain.relay)}
+    for topic in rows:
+        c, d, a, p = ((totals["consume"], totals["db"], totals["alone"], totals["pipeline"])
+                      if topic == "total" else (consume[topic], at_once[topic],
+                                                database.rates[topic], pipeline_at_once[topic]))
+        ratio = _ratio(p.per_second, min(c.per_second, d.per_second))
+        over_alone = _ratio(p.per_second, min(c.per_second, a.per_second))
+        if topic != "total":
+            ratios.at_once[topic] = ratio
+            ratios.at_once_over_alone[topic] = over_alone
+        lines.append(f"{topic:<18}{_n(p.records):>9}{_n(c.per_second):>13}"
+                     f"{_n(d.per_second):>9}{_n(p.per_second):>10}{ratio:>7.2f}"
+                     f"{over_alone:>12.2f}")
     return lines, ratios
+
+
+def _target(name: str, ratios: dict[str, float]) -> str:
+    missed = [t for t, r in ratios.items() if not r >= RATIO_TARGET]
+    return f"{name}: " + ("met" if not missed else f"NOT met for {', '.join(missed)}")
 
 
 def fair_share(database: RawDatabase) -> list[str]:
     """How many cores each topic's database path keeps busy alone, and what sharing the
-    machine between all five leaves each: the ceiling of the ratio in the first column."""
+    machine between all five leaves each: the ceiling of the pipeline at once over raw db
+    alone."""
     cores = {t: r.cpu_seconds / r.seconds for t, r in database.rates.items()
              if r.seconds and r.cpu_seconds}
     if len(cores) < len(database.rates):  # the database runs elsewhere: not measured
@@ -122,34 +162,51 @@ def fair_share(database: RawDatabase) -> list[str]:
             "the relay and the publisher take theirs)"]
 
 
-def render(args: Any, full: PipelineRun, small: PipelineRun, consume: dict[str, Rate],
+def cpu_budget(run: PipelineRun, database: RawDatabase, services_cpu: dict[str, float]
+               ) -> list[str]:
+    """Whether the machine has the CPU for the pipeline at once to reach the target on
+    each topic's raw db alone: every topic must then drain within 1/target of its raw db
+    alone time, so the whole run's work must fit in the latest of those times."""
+    deadlines = {t: run.records[t] / (RATIO_TARGET * r.per_second)
+                 for t, r in database.rates.items() if r.per_second}
+    if not deadlines or not services_cpu:  # the servers run elsewhere: not measured
+        return []
+    last = max(deadlines, key=deadlines.__getitem__)
+    used = sum(run.cpu.values()) + sum(services_cpu.values())
+    cores = os.cpu_count() or 1
+    return [f"  the pipeline at once reaching {RATIO_TARGET} of raw db alone on every topic "
+            f"means {last} (the latest) drained within {deadlines[last]:.1f}s: the run's "
+            f"processes used {used:.0f} CPU-seconds (the publisher's not counted), and "
+            f"{cores} cores give {cores * deadlines[last]:.0f} in that time"]
+
+
+def render(args: Any, full: PipelineRun, small: PipelineRun, alone: dict[str, Rate],
+           consume: dict[str, Rate],
            database: RawDatabase, at_once: dict[str, Rate], services_cpu: dict[str, float]
            ) -> str:
     out = [f"order cases benchmark: seed {args.seed}, {full.orders:,} orders, "
            f"{full.total:,} inbound records, batch sizes "
            + ", ".join(f"{t} {n:,}" for t, n in args.batch_sizes.items()),
            f"machine: {machine()}", ""]
-    lines, ratios = throughput(full, consume, database, at_once)
-    missed = [t for t, r in ratios.items() if not r >= RATIO_TARGET]
-    out += ["Throughput (raw consume: each topic alone; raw db alone: one connection, each "
-            "topic's batches timed on their own; raw db at once: each topic in a process of "
-            "its own, all five together; pipeline: the five consumers and the relay at once, "
-            "from the first record published to the topic's group committing its end; "
-            "ratio: pipeline / min(raw consume, the raw db figure to its left))", *lines,
-            f"  pipeline: {full.total:,} records published in {full.publish_seconds:.1f}s "
-            f"({full.total / full.publish_seconds:,.0f}/s), all consumers drained and all "
-            f"{full.drain.case_events:,} case events published by the relay after "
-            f"{full.drain.relay:.1f}s ({full.drain.case_events / full.drain.relay:,.0f} "
-            f"events/s); dead letters: {full.dead_letters}",
+    lines, ratios = throughput(full, alone, consume, database, at_once)
+    out += [*lines,
+            f"  pipeline at once: {full.total:,} records published in "
+            f"{full.publish_seconds:.1f}s ({full.total / full.publish_seconds:,.0f}/s), all "
+            f"consumers drained and all {full.drain.case_events:,} case events published by "
+            f"the relay after {full.drain.relay:.1f}s "
+            f"({full.drain.case_events / full.drain.relay:,.0f} events/s); dead letters: "
+            f"{full.dead_letters}",
             "  (a group counts as drained when its committed offsets reach the end: they are "
             "committed every 0.25 s and polled every 0.1 s)",
-            f"  target pipeline / min(raw consume, raw db alone) >= {RATIO_TARGET} per "
-            "consumer: "
-            + ("met" if not missed else f"NOT met for {', '.join(missed)}"),
+            f"  target pipeline / min(raw consume, raw db) >= {RATIO_TARGET} per consumer: "
+            + "; ".join([_target("each topic alone", ratios.alone),
+                         _target("all five at once", ratios.at_once),
+                         _target("the pipeline at once over raw db alone",
+                                 ratios.at_once_over_alone)]),
             f"  raw database: {database.case_events:,} case events; time in sql "
             + ", ".join(f"{k} {v / sum(database.stages.values()):.0%}"
                         for k, v in database.stages.items()).replace("sql ", "", 1),
-            *fair_share(database), ""]
+            *fair_share(database), *cpu_budget(full, database, services_cpu), ""]
     for lat, when in ((full.latency_after_backlog, "right after the backlog, autovacuum "
                        "and a checkpoint catching up"),
                       (full.latency, "settled: after VACUUM ANALYZE and CHECKPOINT")):

@@ -11,11 +11,15 @@ workload, in one run.
    inbound record's publication to its arrival on `case-events`; once right after the
    backlog (autovacuum and a checkpoint catching up meanwhile), once settled (after
    VACUUM ANALYZE and CHECKPOINT).
-3. raw consume: the full run's records read back and decoded per topic, no database.
-4. raw database: the full workload applied with the service's unit of work, no Kafka,
-   on a fresh database, on one connection (each topic's batches timed alone); then again
-   with each topic in a process of its own, all at once (what the database allows when
-   every consumer writes at the same time).
+3. pipeline, each topic alone: the full workload again into fresh processes and a fresh
+   database, but one topic at a time (orders, messages, carrier-tracking, payments,
+   case-actions), each drained before the next is published, so each consumer has the
+   machine to itself as the raw database pass below does.
+4. raw consume: the full run's records read back and decoded per topic, no database.
+5. raw database: the full workload applied with the service's unit of work, no Kafka,
+   on a fresh database, on one connection, the topics in the same turn as in 3 (each
+   topic's batches timed alone); then again with each topic in a process of its own,
+   all at once (what the database allows when every consumer writes at the same time).
 
 Services: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set (a broker and server for the
 benchmark alone: it creates databases and moves the service's consumer groups), else
@@ -37,7 +41,7 @@ from pathlib import Path
 from bench import latency as latency_run
 from bench.offsets import end_offsets, move_groups_to
 from bench.pipeline import COMPONENTS, Pipeline, drain, service_env, stages
-from bench.raw import RawDatabase, raw_consume, raw_database, raw_database_at_once
+from bench.raw import Rate, RawDatabase, raw_consume, raw_database, raw_database_at_once
 from bench.report import PipelineRun, render
 from bench.services import (
     BenchError,
@@ -115,6 +119,34 @@ def run_pipeline(settings: Settings, svc: Services, label: str, items: list[Publ
         pipeline.stop()
 
 
+def run_pipeline_each_alone(settings: Settings, svc: Services, items: list[Published],
+                            log_dir: Path) -> dict[str, Rate]:
+    """The same service, but each topic's records published and drained on their own, in
+    turn (orders first, as each order's records begin with its OrderPlaced), while the
+    other consumers sit idle: the pipeline like for like with raw db alone. A topic's
+    rate is its records over the time from its first record published to its group
+    committing its end."""
+    database = _fresh(svc, "bench_alone")
+    inbound = list(INBOUND_TOPICS)
+    move_groups_to(settings, end_offsets(settings, inbound))
+    pipeline = Pipeline(service_env(settings, database), log_dir / "alone")
+    pipeline.start()
+    rates: dict[str, Rate] = {}
+    try:
+        pipeline.wait_ready(settings)
+        for topic in inbound:
+            encoded = list(encode([i for i in items if i.topic == topic]))
+            started = time.perf_counter()
+            produce_encoded(settings, encoded)
+            drained = drain(settings, pipeline, end_offsets(settings, [topic]), database,
+                            started)
+            rates[topic] = Rate(len(encoded), drained.consumers[topic])
+            _log(f"alone: {topic} drained in {drained.consumers[topic]:.1f}s")
+        return rates
+    finally:
+        pipeline.stop()
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -162,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             full, services_cpu = run_pipeline(settings, svc, "full", full_items, orders,
                                               Path(logs), latency_items,  # type: ignore[arg-type]
                                               args.rate)
+            _log("pipeline, each topic alone")
+            alone = run_pipeline_each_alone(settings, svc, full_items, Path(logs))
             _log("raw consume")
             consume = raw_consume(settings, full.starts, full.ends)
             _log("raw database")
@@ -174,13 +208,14 @@ def main(argv: list[str] | None = None) -> int:
                     _fresh(svc, "bench_profile"), settings,
                     full_items[:len(full_items) // 5], profile=True).profile
         finally:
-            for name in ("bench_small", "bench_full", "bench_raw", "bench_at_once",
-                         "bench_profile"):
+            for name in ("bench_small", "bench_full", "bench_alone", "bench_raw",
+                         "bench_at_once", "bench_profile"):
                 drop_database(svc.database_url, name)
-    print(render(args, full, small, consume, database, at_once, services_cpu))
+    print(render(args, full, small, alone, consume, database, at_once, services_cpu))
     if args.json:
         args.json.write_text(json.dumps(_jsonable({
             "full": asdict(full), "small": asdict(small),
+            "pipeline_alone": {t: asdict(r) for t, r in alone.items()},
             "raw_consume": {t: asdict(r) for t, r in consume.items()},
             "raw_database": asdict(database),
             "raw_database_at_once": {t: asdict(r) for t, r in at_once.items()},
