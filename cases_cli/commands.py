@@ -8,7 +8,9 @@ import multiprocessing
 import signal
 import sys
 import threading
+import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -28,14 +30,15 @@ from confluent_kafka import (
 from configuration import Settings, settings_from_env
 from configuration.logging import configure_logging
 from consumers.runtime import TopicConsumer
-from consumers.topics import create_topics
+from consumers.topics import create_topics, log_starts, oldest_record_time
 from domain.order import Order
 from relay.outbox import OutboxRelay
-from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, record_key
+from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, dlq_topic, record_key
 from schemas.codec import DecodeError, shared_codec
 from schemas.json_form import ContractError, from_json, to_json
 from service.sweep import sweep_due
 from storage import state_json
+from storage.inbox import prune_inbox
 from storage.migrate import migrate
 from storage.unit_of_work import unit_of_work
 
@@ -71,11 +74,18 @@ def run_component(name: str, settings: Settings, stop: threading.Event) -> None:
     elif name == "relay":
         OutboxRelay(settings, stop).run()
     elif name == "sweeper":
+        retention_due = time.monotonic()
         while not stop.is_set():
             try:
                 sweep_pass(settings, dt.datetime.now(dt.UTC))
             except psycopg.OperationalError as exc:
                 log.warning("sweeper_database_unavailable", error=type(exc).__name__)
+            if time.monotonic() >= retention_due:
+                try:
+                    inbox_retention_pass(settings, dt.datetime.now(dt.UTC))
+                    retention_due = time.monotonic() + settings.inbox_retention_interval
+                except (psycopg.OperationalError, KafkaException) as exc:  # next round
+                    log.warning("inbox_retention_skipped", error=type(exc).__name__)
             stop.wait(settings.sweep_interval)
     else:
         raise CommandError(f"unknown component {name}")
@@ -261,6 +271,37 @@ def sweep(now: dt.datetime | None) -> int:
     settings = settings_from_env(need_kafka=False)
     swept = sweep_pass(settings, now or dt.datetime.now(dt.UTC))
     print(f"swept {swept} order(s)", file=sys.stderr)
+    return 0
+
+
+# ---- inbox retention -------------------------------------------------------------------
+
+#: room for the clocks of the service's hosts and of the database to disagree
+CLOCK_SLACK = dt.timedelta(hours=1)
+
+
+def inbox_retention_pass(settings: Settings, now: dt.datetime,
+                         topics: Sequence[str] = tuple(INBOUND_TOPICS)) -> int:
+    """Delete the inbox rows of records that no topic can deliver again (storage/inbox.py):
+    below their partition's log start, written before the oldest dead letter still kept
+    (a redrive could bring that record back) and before the hold (a held action's case
+    events name its position from the inbox). Nothing is deleted when Kafka cannot say."""
+    starts = log_starts(settings, topics)
+    before = now - settings.policy.unknown_order_hold - CLOCK_SLACK
+    oldest_dead_letter = oldest_record_time(settings, [dlq_topic(t) for t in topics])
+    if oldest_dead_letter is not None:
+        before = min(before, oldest_dead_letter - CLOCK_SLACK)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        pruned = prune_inbox(conn, starts, before)
+    log.info("inbox_pruned", rows=pruned, processed_before=before.isoformat())
+    return pruned
+
+
+def prune_inbox_command() -> int:
+    settings = settings_from_env()
+    pruned = inbox_retention_pass(settings, dt.datetime.now(dt.UTC))
+    print(f"deleted {pruned} inbox row(s) of records no topic can deliver again",
+          file=sys.stderr)
     return 0
 
 

@@ -66,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     sweep = sub.add_parser("sweep", help="one pass of the time rules")
     sweep.add_argument("--now", type=timestamp, default=None, metavar="TIMESTAMP")
 
+    sub.add_parser("prune-inbox", help="delete the inbox rows of records no topic can "
+                   "deliver again (the sweeper does it every hour)")
+
     replay = sub.add_parser("replay", help="re-process inbound topics from an offset or a "
                             "time; what was already applied is skipped")
     replay.add_argument("topics", nargs="+", choices=list(INBOUND_TOPICS), metavar="TOPIC")
@@ -107,6 +110,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.show(args.order_id, args.json)
         if args.command == "sweep":
             return commands.sweep(args.now)
+        if args.command == "prune-inbox":
+            return commands.prune_inbox_command()
         if args.command == "replay":
             return recovery.replay(args.topics, args.from_offset, args.from_time)
         if args.command == "dlq" and args.dlq_command == "list":

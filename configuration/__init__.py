@@ -117,6 +117,8 @@ class Settings:
     topic_batch_sizes: dict[str, int] = field(default_factory=lambda: dict(TOPIC_BATCH_SIZES))
     poll_timeout: float = 0.5
     sweep_interval: float = 30.0
+    #: how often the sweeper deletes the inbox rows no topic can deliver again
+    inbox_retention_interval: float = 3600.0
     #: an inbound value larger than this is a dead letter, checked before decoding
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
 
@@ -151,6 +153,7 @@ class Settings:
                 f"topic_batch_sizes={self.topic_batch_sizes!r}, "
                 f"poll_timeout={self.poll_timeout!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
+                f"inbox_retention_interval={self.inbox_retention_interval!r}, "
                 f"max_record_bytes={self.max_record_bytes!r})")
 
     __str__ = __repr__
@@ -176,6 +179,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
                                   for topic in INBOUND_TOPICS
                                   if _batch_size_variable(topic) in env})
         sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "30"))
+        inbox_retention_interval = float(
+            env.get("CASES_INBOX_RETENTION_INTERVAL_SECONDS", "3600"))
         max_record_bytes = int(env.get("CASES_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
         message_max_bytes = int(extra.get("message.max.bytes", KAFKA_MESSAGE_MAX_BYTES))
     except ValueError as exc:
@@ -184,6 +189,11 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
                        *((_batch_size_variable(t), n) for t, n in topic_batch_sizes.items())]:
         if size < 1:
             raise ConfigurationError(f"{name} must be at least 1, not {size}")
+    for name, seconds in [("CASES_SWEEP_INTERVAL_SECONDS", sweep_interval),
+                          ("CASES_INBOX_RETENTION_INTERVAL_SECONDS", inbox_retention_interval)]:
+        if not seconds > 0:
+            raise ConfigurationError(f"{name} must be a positive number of seconds, "
+                                     f"not {seconds}")
     # a record just under the limit that breaks the contract must still fit the DLQ
     ceiling = message_max_bytes - DEAD_LETTER_HEADROOM
     if not 1 <= max_record_bytes <= ceiling:
@@ -200,5 +210,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         batch_size=batch_size,
         topic_batch_sizes=topic_batch_sizes,
         sweep_interval=sweep_interval,
+        inbox_retention_interval=inbox_retention_interval,
         max_record_bytes=max_record_bytes,
     )

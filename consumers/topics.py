@@ -1,9 +1,15 @@
-"""Create the topics this service reads and writes (for local runs and tests; in
-production the inbound topics belong to their producers)."""
+"""The topics this service reads and writes: creating them (for local runs and tests; in
+production the inbound topics belong to their producers), and how much of them Kafka
+still keeps (for the inbox's retention)."""
 
 from __future__ import annotations
 
-from confluent_kafka import KafkaException
+import datetime as dt
+import time
+import uuid
+from collections.abc import Iterable
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from configuration import Settings
@@ -31,3 +37,68 @@ def create_topics(settings: Settings, partitions: int = 4, timeout: float = 30.0
             if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
                 raise
     return missing
+
+
+#: (topic, partition) -> offset
+Positions = dict[tuple[str, int], int]
+
+
+def _reader(settings: Settings) -> Consumer:
+    """A consumer that never subscribes, so it joins no group and commits nothing."""
+    return Consumer(settings.kafka(**{"group.id": f"order-cases.retention.{uuid.uuid4()}",
+                                      "enable.auto.commit": False}))
+
+
+def _watermarks(reader: Consumer, topics: Iterable[str], timeout: float
+                ) -> dict[tuple[str, int], tuple[int, int]]:
+    """(first, next) offset of every partition of `topics`; KafkaException for a topic
+    the broker does not know."""
+    out: dict[tuple[str, int], tuple[int, int]] = {}
+    for topic in topics:
+        metadata = reader.list_topics(topic, timeout=timeout).topics[topic]
+        if metadata.error is not None:
+            raise KafkaException(metadata.error)
+        for partition in metadata.partitions:
+            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition),
+                                                     timeout=timeout, cached=False)
+            out[topic, partition] = (int(low), int(high))
+    return out
+
+
+def log_starts(settings: Settings, topics: Iterable[str], timeout: float = 10.0) -> Positions:
+    """Where each partition's log now begins: Kafka has deleted every record below
+    (retention, or deleted records), so nothing can read those again."""
+    reader = _reader(settings)
+    try:
+        return {tp: low for tp, (low, _) in _watermarks(reader, topics, timeout).items()}
+    finally:
+        reader.close()
+
+
+def oldest_record_time(settings: Settings, topics: Iterable[str], timeout: float = 10.0
+                       ) -> dt.datetime | None:
+    """The timestamp of the oldest record `topics` still keep (None when they are empty):
+    the first record of each non-empty partition, read without joining a group."""
+    reader = _reader(settings)
+    try:
+        kept = {tp: low for tp, (low, high) in _watermarks(reader, topics, timeout).items()
+                if high > low}
+        if not kept:
+            return None
+        reader.assign([TopicPartition(t, p, low) for (t, p), low in kept.items()])
+        oldest: int | None = None
+        deadline = time.monotonic() + timeout
+        while kept:
+            if time.monotonic() > deadline:
+                raise KafkaException(f"could not read the first record of {sorted(kept)}")
+            msg = reader.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            if kept.pop((msg.topic(), msg.partition()), None) is None:
+                continue
+            reader.pause([TopicPartition(msg.topic(), msg.partition())])
+            stamp = msg.timestamp()[1]
+            oldest = stamp if oldest is None else min(oldest, stamp)
+        return dt.datetime.fromtimestamp(oldest / 1000, dt.UTC) if oldest is not None else None
+    finally:
+        reader.close()
