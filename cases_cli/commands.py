@@ -74,21 +74,31 @@ def run_component(name: str, settings: Settings, stop: threading.Event) -> None:
     elif name == "relay":
         OutboxRelay(settings, stop).run()
     elif name == "sweeper":
-        retention_due = time.monotonic()
-        while not stop.is_set():
-            try:
-                sweep_pass(settings, dt.datetime.now(dt.UTC))
-            except psycopg.OperationalError as exc:
-                log.warning("sweeper_database_unavailable", error=type(exc).__name__)
-            if time.monotonic() >= retention_due:
-                try:
-                    inbox_retention_pass(settings, dt.datetime.now(dt.UTC))
-                    retention_due = time.monotonic() + settings.inbox_retention_interval
-                except (psycopg.OperationalError, KafkaException) as exc:  # next round
-                    log.warning("inbox_retention_skipped", error=type(exc).__name__)
-            stop.wait(settings.sweep_interval)
+        _run_sweeper(settings, stop)
     else:
         raise CommandError(f"unknown component {name}")
+
+
+def _run_sweeper(settings: Settings, stop: threading.Event) -> None:
+    """The time rules every CASES_SWEEP_INTERVAL_SECONDS and the inbox's retention every
+    CASES_INBOX_RETENTION_INTERVAL_SECONDS (a retention pass that Kafka or PostgreSQL
+    could not answer is tried again after the next sweep)."""
+    retention_due = time.monotonic()
+    while not stop.is_set():
+        try:
+            sweep_pass(settings, dt.datetime.now(dt.UTC))
+        except psycopg.OperationalError as exc:
+            log.warning("sweeper_database_unavailable", error=type(exc).__name__)
+        if time.monotonic() >= retention_due:
+            try:
+                inbox_retention_pass(settings, dt.datetime.now(dt.UTC))
+                retention_due = time.monotonic() + settings.inbox_retention_interval
+            except (psycopg.OperationalError, KafkaException) as exc:
+                log.warning("inbox_retention_skipped", error=type(exc).__name__)
+            except Exception:  # a fault of its own must not stop the time rules
+                log.exception("inbox_retention_failed")
+                retention_due = time.monotonic() + settings.inbox_retention_interval
+        stop.wait(settings.sweep_interval)
 
 
 def _child(name: str, log_level: str) -> None:
