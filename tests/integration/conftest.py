@@ -47,6 +47,13 @@ def service(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> It
         proc = subprocess.Popen([sys.executable, "-m", "cases_cli.main", "run"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
+        # The sweeper sweeps once as it starts, then hourly (env). Tests send records
+        # whose deadlines are long past: a first sweep that came after them would fire
+        # those deadlines, which tests comparing against a rebuild (records only) must
+        # not see.
+        wait_for(lambda: proc.poll() is not None or '"sweep_done"' in log_path.read_text(),
+                 timeout=120, what="the sweeper's first pass")
+        assert proc.poll() is None, log_path.read_text()[-3000:]
         yield log_path
     finally:
         proc.terminate()
