@@ -89,7 +89,7 @@ def _run_sweeper(settings: Settings, stop: threading.Event) -> None:
             sweep_pass(settings, dt.datetime.now(dt.UTC))
         except psycopg.OperationalError as exc:
             log.warning("sweeper_database_unavailable", error=type(exc).__name__)
-        if time.monotonic() >= retention_due:
+        if not stop.is_set() and time.monotonic() >= retention_due:
             try:
                 inbox_retention_pass(settings, dt.datetime.now(dt.UTC))
                 retention_due = time.monotonic() + settings.inbox_retention_interval
