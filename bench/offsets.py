@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from configuration import Settings
 from consumers.runtime import consumer_group
+from consumers.topics import reader, watermarks
 
 #: (topic, partition) -> offset
 Offsets = dict[tuple[str, int], int]
@@ -20,28 +20,11 @@ def _client(settings: Settings, group: str | None = None) -> Consumer:
 
 
 def end_offsets(settings: Settings, topics: list[str]) -> Offsets:
-    client = _client(settings)
+    client = reader(settings)
     try:
-        ends: Offsets = {}
-        for topic in topics:
-            metadata = client.list_topics(topic, timeout=30).topics[topic]
-            for partition in metadata.partitions:
-                ends[topic, partition] = _high_watermark(client, topic, partition)
-        return ends
+        return {tp: high for tp, (_, high) in watermarks(client, topics, timeout=30).items()}
     finally:
         client.close()
-
-
-def _high_watermark(client: Consumer, topic: str, partition: int) -> int:
-    deadline = time.monotonic() + 30
-    while True:
-        try:  # a topic just created may not have a leader yet
-            return int(client.get_watermark_offsets(TopicPartition(topic, partition),
-                                                    timeout=10)[1])
-        except KafkaException:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def move_groups_to(settings: Settings, offsets: Offsets) -> None:

@@ -1,6 +1,6 @@
 """The topics this service reads and writes: creating them (for local runs and tests; in
 production the inbound topics belong to their producers), and how much of them Kafka
-still keeps (for the inbox's retention)."""
+still keeps (the inbox's retention and the benchmark read it)."""
 
 from __future__ import annotations
 
@@ -43,62 +43,74 @@ def create_topics(settings: Settings, partitions: int = 4, timeout: float = 30.0
 Positions = dict[tuple[str, int], int]
 
 
-def _reader(settings: Settings) -> Consumer:
+def reader(settings: Settings) -> Consumer:
     """A consumer that never subscribes, so it joins no group and commits nothing."""
-    return Consumer(settings.kafka(**{"group.id": f"order-cases.retention.{uuid.uuid4()}",
+    return Consumer(settings.kafka(**{"group.id": f"order-cases.offsets.{uuid.uuid4()}",
                                       "enable.auto.commit": False}))
 
 
-def _watermarks(reader: Consumer, topics: Iterable[str], timeout: float
-                ) -> dict[tuple[str, int], tuple[int, int]]:
+def watermarks(client: Consumer, topics: Iterable[str], timeout: float = 10.0
+               ) -> dict[tuple[str, int], tuple[int, int]]:
     """(first, next) offset of every partition of `topics`; KafkaException for a topic
-    the broker does not know."""
+    the broker does not know, or a partition without a leader after `timeout`."""
     out: dict[tuple[str, int], tuple[int, int]] = {}
     for topic in topics:
-        metadata = reader.list_topics(topic, timeout=timeout).topics[topic]
+        metadata = client.list_topics(topic, timeout=timeout).topics[topic]
         if metadata.error is not None:
             raise KafkaException(metadata.error)
         for partition in metadata.partitions:
-            low, high = reader.get_watermark_offsets(TopicPartition(topic, partition),
-                                                     timeout=timeout, cached=False)
-            out[topic, partition] = (int(low), int(high))
+            out[topic, partition] = _watermark(client, TopicPartition(topic, partition),
+                                               timeout)
     return out
+
+
+def _watermark(client: Consumer, partition: TopicPartition, timeout: float
+               ) -> tuple[int, int]:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:  # a topic just created may not have a leader yet
+            low, high = client.get_watermark_offsets(partition, timeout=timeout, cached=False)
+            return int(low), int(high)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def log_starts(settings: Settings, topics: Iterable[str], timeout: float = 10.0) -> Positions:
     """Where each partition's log now begins: Kafka has deleted every record below
     (retention, or deleted records), so nothing can read those again."""
-    reader = _reader(settings)
+    client = reader(settings)
     try:
-        return {tp: low for tp, (low, _) in _watermarks(reader, topics, timeout).items()}
+        return {tp: low for tp, (low, _) in watermarks(client, topics, timeout).items()}
     finally:
-        reader.close()
+        client.close()
 
 
 def oldest_record_time(settings: Settings, topics: Iterable[str], timeout: float = 10.0
                        ) -> dt.datetime | None:
     """The timestamp of the oldest record `topics` still keep (None when they are empty):
     the first record of each non-empty partition, read without joining a group."""
-    reader = _reader(settings)
+    client = reader(settings)
     try:
-        kept = {tp: low for tp, (low, high) in _watermarks(reader, topics, timeout).items()
+        kept = {tp: low for tp, (low, high) in watermarks(client, topics, timeout).items()
                 if high > low}
         if not kept:
             return None
-        reader.assign([TopicPartition(t, p, low) for (t, p), low in kept.items()])
+        client.assign([TopicPartition(t, p, low) for (t, p), low in kept.items()])
         oldest: int | None = None
         deadline = time.monotonic() + timeout
         while kept:
             if time.monotonic() > deadline:
                 raise KafkaException(f"could not read the first record of {sorted(kept)}")
-            msg = reader.poll(0.5)
+            msg = client.poll(0.5)
             if msg is None or msg.error():
                 continue
             if kept.pop((msg.topic(), msg.partition()), None) is None:
                 continue
-            reader.pause([TopicPartition(msg.topic(), msg.partition())])
+            client.pause([TopicPartition(msg.topic(), msg.partition())])
             stamp = msg.timestamp()[1]
             oldest = stamp if oldest is None else min(oldest, stamp)
         return dt.datetime.fromtimestamp(oldest / 1000, dt.UTC) if oldest is not None else None
     finally:
-        reader.close()
+        client.close()
