@@ -5,6 +5,12 @@ in ONE database transaction (state, inbox, outbox); then send the dead letters a
 for the broker's acknowledgement; only then store the offsets, which librdkafka commits
 in the background. A crash anywhere replays the batch, and the inbox turns what was
 already applied into a no-op.
+
+The live loop overlaps two batches: while a thread of its own runs one batch's
+transaction, the loop polls and decodes the next. Everything else stays in order: the
+next transaction begins only once the one before has committed, its dead letters are
+acknowledged and its offsets stored. Only the first attempt runs in that thread; a
+retry (the database away) runs in the loop, which alone touches the Kafka clients.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -167,7 +174,8 @@ class StopRequested(Exception):
 @dataclass
 class BatchReport:
     """What one batch did, and where its time went (seconds per stage; `rules` is the
-    transaction's time outside statements and state (de)serialisation)."""
+    transaction's time outside statements and state (de)serialisation; `seconds` is
+    their sum, the time the batch kept the consumer busy)."""
 
     records: int = 0
     applied: int = 0
@@ -182,6 +190,31 @@ class BatchReport:
     commit: float = 0.0
     dlq: float = 0.0
     offsets: float = 0.0
+
+
+#: how long the loop waits for more records, at most, before it looks again whether the
+#: batch in flight has committed
+GATHER_WAIT_SECONDS = 0.002
+
+
+@dataclass
+class DecodedBatch:
+    """A poll batch decoded: the records to apply and those already dead letters."""
+
+    report: BatchReport = field(default_factory=BatchReport)
+    good: list[Inbound] = field(default_factory=list)
+    dead: list[tuple[Message, DeadLetter]] = field(default_factory=list)
+    by_position: dict[tuple[int, int], Message] = field(default_factory=dict)
+
+
+@dataclass
+class InFlight:
+    """A batch whose first attempt at its transaction runs in the database thread."""
+
+    batch: DecodedBatch
+    first_try: Future[BatchOutcome]
+    #: the loop is settling it (a rebalance meanwhile must leave it alone)
+    settling: bool = False
 
 
 @dataclass
@@ -200,6 +233,8 @@ class TopicConsumer:
         self._conn: psycopg.Connection | None = None
         #: a batch is waiting for the database, its partitions paused (see _apply)
         self._holding = False
+        #: the live loop's batch whose transaction runs in the database thread
+        self._in_flight: InFlight | None = None
 
     # ---- clients -----------------------------------------------------------------------
 
@@ -236,6 +271,7 @@ class TopicConsumer:
 
         def on_revoke(c: Consumer, partitions: list[TopicPartition]) -> None:
             self.log.info("partitions_revoked", partitions=[p.partition for p in partitions])
+            self._settle_for_handover(c, producer)
             try:  # hand over what this instance has applied before another takes over
                 c.commit(asynchronous=False)
             except KafkaException as exc:
@@ -251,54 +287,102 @@ class TopicConsumer:
         consumer.subscribe([self.topic], on_assign=on_assign, on_revoke=on_revoke,
                            on_lost=on_lost)
         self.log.info("consumer_started")
+        database = ThreadPoolExecutor(1, thread_name_prefix=f"{self.topic}-database")
         try:
             while not self.stop.is_set():
-                messages = next_batch(consumer, self.settings.batch_size_for(self.topic),
-                                      self.settings.poll_timeout)
-                if messages:
-                    self._handle(consumer, producer, messages)
+                batch = self._next_batch(consumer)
+                self._settle(consumer, producer)  # the batch before, now in order
+                if batch.good:
+                    self._in_flight = InFlight(batch, database.submit(
+                        self._transaction, batch.good, batch.report))
+                elif batch.by_position:  # dead letters only
+                    self._finish(consumer, producer, batch, BatchOutcome(), [], True)
+            self._settle(consumer, producer)
         except StopRequested:
             # stopped while waiting for the database: the batch stays unapplied and its
             # offsets unstored, so whoever reads these partitions next applies it
             self.log.warning("stopped_with_batch_unapplied")
         finally:
+            database.shutdown(wait=True)  # a transaction under way ends before its connection
             producer.flush(30)
             consumer.close()  # commits the stored offsets and leaves the group
             self.close()
             self.log.info("consumer_stopped")
+
+    def _next_batch(self, consumer: Consumer) -> DecodedBatch:
+        """The next batch, decoded. With a batch in flight: what has arrived, topped up
+        until that batch's transaction ends or this one is full; otherwise as
+        `next_batch`."""
+        size = self.settings.batch_size_for(self.topic)
+        batch = DecodedBatch()
+        if self._in_flight is None:
+            self._decode_into(batch, next_batch(consumer, size, self.settings.poll_timeout))
+            return batch
+        self._decode_into(batch, consumer.consume(size, 0))
+        # a rebalance during consume() may have settled the batch in flight
+        while (len(batch.by_position) < size and self._in_flight is not None
+               and not self._in_flight.first_try.done() and not self.stop.is_set()):
+            self._decode_into(batch, consumer.consume(size - len(batch.by_position),
+                                                      GATHER_WAIT_SECONDS))
+        return batch
+
+    def _settle(self, consumer: Consumer, producer: Producer) -> None:
+        """Finish the batch in flight: wait for its transaction (retried here if the
+        database was away), send its dead letters, store its offsets."""
+        flight = self._in_flight
+        if flight is None:
+            return
+        flight.settling = True
+        outcome, failed = self._apply_isolating(consumer, flight.batch.good,
+                                                flight.batch.report, flight.first_try)
+        self._finish(consumer, producer, flight.batch, outcome, failed, store_offsets=True)
+        self._in_flight = None
+
+    def _settle_for_handover(self, consumer: Consumer, producer: Producer) -> None:
+        """Partitions are being revoked: store what the batch in flight applied before
+        the commit that hands them over. Its transaction is only waited for here; if it
+        failed, the loop retries it afterwards (its records may then be applied by the
+        new owner as well, and the inbox keeps the second from changing anything)."""
+        flight = self._in_flight
+        if flight is None or flight.settling or flight.first_try.exception() is not None:
+            return
+        self._settle(consumer, producer)
 
     def close(self) -> None:
         """Close the database connection (the Kafka clients belong to the caller)."""
         if self._conn is not None:
             self._conn.close()
 
-    def _handle(self, consumer: Consumer, producer: Producer, messages: list[Message]) -> None:
-        self.process(consumer, producer, messages, store_offsets=True)
-
     def process(self, consumer: Consumer, producer: Producer, messages: list[Message],
                 store_offsets: bool = False) -> BatchReport:
         """Decode, apply in one transaction and dead-letter one batch, then store its
-        offsets if asked (the live loop does; replay and redrive track their own)."""
+        offsets if asked (replay and redrive, which track their own, do not)."""
+        batch = DecodedBatch()
+        self._decode_into(batch, messages)
+        outcome, failed = self._apply_isolating(consumer, batch.good, batch.report)
+        return self._finish(consumer, producer, batch, outcome, failed, store_offsets)
+
+    def _decode_into(self, batch: DecodedBatch, messages: list[Message]) -> None:
         started = time.perf_counter()
-        report = BatchReport()
-        good: list[Inbound] = []
-        dead: list[tuple[Message, DeadLetter]] = []
-        by_position: dict[tuple[int, int], Message] = {}
         for msg in messages:
             if msg.error():
                 if msg.error().code() != KafkaError._PARTITION_EOF:
                     self.log.warning("consume_error", error=str(msg.error()))
                 continue
-            by_position[(msg.partition(), msg.offset())] = msg
+            batch.by_position[(msg.partition(), msg.offset())] = msg
             decoded = decode(self.topic, msg, self.settings.max_record_bytes)
             if isinstance(decoded, DeadLetter):
-                dead.append((msg, decoded))
+                batch.dead.append((msg, decoded))
             else:
-                good.append(decoded)
-        decoded_at = time.perf_counter()
-        report.decode = decoded_at - started
+                batch.good.append(decoded)
+        batch.report.decode += time.perf_counter() - started
 
-        outcome, failed = self._apply_isolating(consumer, good, report)
+    def _finish(self, consumer: Consumer, producer: Producer, batch: DecodedBatch,
+                outcome: BatchOutcome, failed: list[tuple[Inbound, Exception]],
+                store_offsets: bool) -> BatchReport:
+        """After the transaction: dead-letter what failed, store the offsets if asked,
+        report."""
+        report, dead, by_position = batch.report, batch.dead, batch.by_position
         for item, reason in outcome.invalid:
             msg = by_position[(item.cause.partition, item.cause.offset)]
             dead.append((msg, DeadLetter("domain.order.InvalidRecord", reason)))
@@ -317,7 +401,8 @@ class TopicConsumer:
             len(by_position), outcome.applied, outcome.duplicates)
         report.dead_letters, report.case_events = len(dead), len(outcome.events)
         report.dlq, report.offsets = dead_lettered - stored_from, finished - dead_lettered
-        report.seconds = finished - started
+        report.seconds = (report.decode + report.sql + report.state + report.rules
+                          + report.commit + report.dlq + report.offsets)
         self.log.info("batch_done", **{k: round(v, 6) if isinstance(v, float) else v
                                        for k, v in report.__dict__.items()})
         if self.on_batch is not None:
@@ -326,12 +411,14 @@ class TopicConsumer:
 
     def _apply_isolating(self, consumer: Consumer, good: list[Inbound],
                          report: BatchReport | None = None,
+                         first_try: Future[BatchOutcome] | None = None,
                          ) -> tuple[BatchOutcome, list[tuple[Inbound, Exception]]]:
-        """The batch in one transaction; if a record's values make it fail, each record in
-        its own transaction, in order, so only the culprits fail (as dead letters)."""
+        """The batch in one transaction (`first_try`'s, when it is under way already);
+        if a record's values make it fail, each record in its own transaction, in order,
+        so only the culprits fail (as dead letters)."""
         report = report or BatchReport()
         try:
-            return self._apply(consumer, good, report), []
+            return self._apply(consumer, good, report, first_try), []
         except RECORD_ERRORS as exc:
             self.log.error("batch_failed_retrying_one_by_one", records=len(good),
                            error=_qualified(type(exc)))
@@ -350,12 +437,13 @@ class TopicConsumer:
             outcome.invalid += one.invalid
         return outcome, failed
 
-    def _apply(self, consumer: Consumer, good: list[Inbound], report: BatchReport
-               ) -> BatchOutcome:
+    def _apply(self, consumer: Consumer, good: list[Inbound], report: BatchReport,
+               first_try: Future[BatchOutcome] | None = None) -> BatchOutcome:
         """One transaction for the batch, retried with backoff while PostgreSQL is away
         (every assigned partition is paused meanwhile and poll(0) keeps this member in
-        the group) until it commits or `stop` is set (then StopRequested). Its stage
-        timings go to `report`."""
+        the group) until it commits or `stop` is set (then StopRequested). The first
+        attempt is `first_try` when the database thread has made it. Its stage timings
+        go to `report`."""
         if not good:
             return BatchOutcome()
 
@@ -385,15 +473,10 @@ class TopicConsumer:
         try:
             for attempt in retrying:
                 with attempt:
-                    conn = self._connection()
-                    began = time.perf_counter()
-                    with unit_of_work(conn, self.settings.policy) as uow:
-                        outcome = apply_batch(uow, good, self.settings.policy)
-                        applied = time.perf_counter()
-                    report.commit = time.perf_counter() - applied
-                    report.sql, report.state = uow.sql_seconds, uow.state_seconds
-                    report.rules = applied - began - uow.sql_seconds - uow.state_seconds
-                    return outcome
+                    if first_try is not None:
+                        made, first_try = first_try, None
+                        return made.result()
+                    return self._transaction(good, report)
         except psycopg.OperationalError:
             if self.stop.is_set():
                 raise StopRequested from None
@@ -403,6 +486,19 @@ class TopicConsumer:
                 self._holding = False
                 consumer.resume(consumer.assignment())
         raise AssertionError("unreachable")
+
+    def _transaction(self, good: list[Inbound], report: BatchReport) -> BatchOutcome:
+        """One attempt: the batch applied and committed. Touches no Kafka client, so the
+        database thread can run it."""
+        conn = self._connection()
+        began = time.perf_counter()
+        with unit_of_work(conn, self.settings.policy) as uow:
+            outcome = apply_batch(uow, good, self.settings.policy)
+            applied = time.perf_counter()
+        report.commit = time.perf_counter() - applied
+        report.sql, report.state = uow.sql_seconds, uow.state_seconds
+        report.rules = applied - began - uow.sql_seconds - uow.state_seconds
+        return outcome
 
     def _put_back(self, consumer: Consumer, msg: Message) -> None:
         """Rewind a partition to a record polled while the batch waits, paused."""
