@@ -103,19 +103,24 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
     consumer = replay_consumer(settings, group)
     started = time.perf_counter()
     report = ReplayReport()
-    with batch_path(settings, topic, group, consumer) as (runner, producer):
+    with batch_path(settings, topic, group, consumer) as (runner, producer), \
+            runner.database_thread() as database:
         ranges = plan(consumer, topic, from_offset=from_offset, from_time=from_time)
         report.span = sum(r.end - r.start for r in ranges)
         pending = {r.partition: r for r in ranges}
         consumer.assign([TopicPartition(topic, r.partition, r.start) for r in ranges])
         while pending:
             messages = consumer.consume(settings.batch_size_for(topic), settings.poll_timeout)
-            batch = [m for m in messages if _in_range(m, pending)]
-            if batch:
-                report.add(runner.process(consumer, producer, batch))
+            # decoded while the batch before is applied, as in the live loop
+            batch = runner.decoded([m for m in messages if _in_range(m, pending)])
+            for done in runner.apply_after(consumer, producer, batch, database,
+                                           store_offsets=False):
+                report.add(done)
             covered = _advance(consumer, topic, pending)
             if progress is not None and covered:
                 progress(covered, report.span)
+        if (last := runner.settle(consumer, producer)) is not None:
+            report.add(last)
     report.seconds = time.perf_counter() - started
     return report
 

@@ -213,6 +213,7 @@ class InFlight:
 
     batch: DecodedBatch
     first_try: Future[BatchOutcome]
+    store_offsets: bool
     #: the loop is settling it (a rebalance meanwhile must leave it alone)
     settling: bool = False
 
@@ -287,17 +288,12 @@ class TopicConsumer:
         consumer.subscribe([self.topic], on_assign=on_assign, on_revoke=on_revoke,
                            on_lost=on_lost)
         self.log.info("consumer_started")
-        database = ThreadPoolExecutor(1, thread_name_prefix=f"{self.topic}-database")
+        database = self.database_thread()
         try:
             while not self.stop.is_set():
-                batch = self._next_batch(consumer)
-                self._settle(consumer, producer)  # the batch before, now in order
-                if batch.good:
-                    self._in_flight = InFlight(batch, database.submit(
-                        self._transaction, batch.good, batch.report))
-                elif batch.by_position:  # dead letters only
-                    self._finish(consumer, producer, batch, BatchOutcome(), [], True)
-            self._settle(consumer, producer)
+                self.apply_after(consumer, producer, self._next_batch(consumer), database,
+                                 store_offsets=True)
+            self.settle(consumer, producer)
         except StopRequested:
             # stopped while waiting for the database: the batch stays unapplied and its
             # offsets unstored, so whoever reads these partitions next applies it
@@ -309,34 +305,64 @@ class TopicConsumer:
             self.close()
             self.log.info("consumer_stopped")
 
+    def database_thread(self) -> ThreadPoolExecutor:
+        """Where `apply_after` runs transactions (shut it down before `close`)."""
+        return ThreadPoolExecutor(1, thread_name_prefix=f"{self.topic}-database")
+
+    def decoded(self, messages: list[Message]) -> DecodedBatch:
+        batch = DecodedBatch()
+        self._decode_into(batch, messages)
+        return batch
+
+    def apply_after(self, consumer: Consumer, producer: Producer, batch: DecodedBatch,
+                    database: ThreadPoolExecutor, store_offsets: bool) -> list[BatchReport]:
+        """Settle the batch in flight, then start `batch`'s transaction in `database`
+        (a batch of dead letters only is finished at once). The reports of the batches
+        finished."""
+        done = [report for report in [self.settle(consumer, producer)] if report]
+        if batch.good:
+            self._in_flight = InFlight(batch, database.submit(
+                self._transaction, batch.good, batch.report), store_offsets)
+        elif batch.by_position:
+            done.append(self._finish(consumer, producer, batch, BatchOutcome(), [],
+                                     store_offsets))
+        return done
+
     def _next_batch(self, consumer: Consumer) -> DecodedBatch:
         """The next batch, decoded. With a batch in flight: what has arrived, topped up
-        until that batch's transaction ends or this one is full; otherwise as
-        `next_batch`."""
+        until that batch's transaction ends, this one is full or the poll timeout has
+        passed; otherwise as `next_batch`.
+
+        The bound keeps max.poll.interval.ms meaningful: a transaction stuck in the
+        database stops the polls, as it did when the loop waited for it, so the group
+        moves the member's partitions to another."""
         size = self.settings.batch_size_for(self.topic)
-        batch = DecodedBatch()
         if self._in_flight is None:
-            self._decode_into(batch, next_batch(consumer, size, self.settings.poll_timeout))
-            return batch
+            return self.decoded(next_batch(consumer, size, self.settings.poll_timeout))
+        batch = DecodedBatch()
         self._decode_into(batch, consumer.consume(size, 0))
+        until = time.monotonic() + self.settings.poll_timeout
         # a rebalance during consume() may have settled the batch in flight
         while (len(batch.by_position) < size and self._in_flight is not None
-               and not self._in_flight.first_try.done() and not self.stop.is_set()):
+               and not self._in_flight.first_try.done() and not self.stop.is_set()
+               and time.monotonic() < until):
             self._decode_into(batch, consumer.consume(size - len(batch.by_position),
                                                       GATHER_WAIT_SECONDS))
         return batch
 
-    def _settle(self, consumer: Consumer, producer: Producer) -> None:
-        """Finish the batch in flight: wait for its transaction (retried here if the
-        database was away), send its dead letters, store its offsets."""
+    def settle(self, consumer: Consumer, producer: Producer) -> BatchReport | None:
+        """Finish the batch in flight, if any: wait for its transaction (retried here if
+        the database was away), send its dead letters, store its offsets if asked."""
         flight = self._in_flight
         if flight is None:
-            return
+            return None
         flight.settling = True
         outcome, failed = self._apply_isolating(consumer, flight.batch.good,
                                                 flight.batch.report, flight.first_try)
-        self._finish(consumer, producer, flight.batch, outcome, failed, store_offsets=True)
+        report = self._finish(consumer, producer, flight.batch, outcome, failed,
+                              flight.store_offsets)
         self._in_flight = None
+        return report
 
     def _settle_for_handover(self, consumer: Consumer, producer: Producer) -> None:
         """Partitions are being revoked: store what the batch in flight applied before
@@ -346,7 +372,7 @@ class TopicConsumer:
         flight = self._in_flight
         if flight is None or flight.settling or flight.first_try.exception() is not None:
             return
-        self._settle(consumer, producer)
+        self.settle(consumer, producer)
 
     def close(self) -> None:
         """Close the database connection (the Kafka clients belong to the caller)."""
@@ -357,8 +383,7 @@ class TopicConsumer:
                 store_offsets: bool = False) -> BatchReport:
         """Decode, apply in one transaction and dead-letter one batch, then store its
         offsets if asked (replay and redrive, which track their own, do not)."""
-        batch = DecodedBatch()
-        self._decode_into(batch, messages)
+        batch = self.decoded(messages)
         outcome, failed = self._apply_isolating(consumer, batch.good, batch.report)
         return self._finish(consumer, producer, batch, outcome, failed, store_offsets)
 

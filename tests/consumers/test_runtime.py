@@ -4,6 +4,7 @@ database, through outages and rebalances)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from typing import Any
@@ -12,7 +13,7 @@ import psycopg
 import pytest
 from confluent_kafka import TopicPartition
 
-from configuration import settings_from_env
+from configuration import Settings, settings_from_env
 from consumers.runtime import TopicConsumer
 from schemas import record_key
 from schemas.codec import shared_codec
@@ -64,12 +65,15 @@ class FakeConsumer:
         #: called with the batch number before consume() hands that batch out
         self.before_batch: dict[int, Any] = {}
         self.handed = 0
+        #: when consume() was called
+        self.polls: list[float] = []
 
     def subscribe(self, _topics: list[str], on_assign: Any, on_revoke: Any,
                   on_lost: Any) -> None:
         self.on_revoke = on_revoke
 
     def consume(self, _n: int, timeout: float) -> list[FakeMessage]:
+        self.polls.append(time.monotonic())
         if self.batches:
             self.handed += 1
             if self.handed in self.before_batch:
@@ -110,14 +114,16 @@ class FakeProducer:
 
 
 def run_loop(monkeypatch: pytest.MonkeyPatch, batches: list[list[FakeMessage]],
-             transaction: Any, before_batch: dict[int, Any] | None = None) -> list[Any]:
-    """Run the live loop over `batches` with `transaction` for the database; the log."""
+             transaction: Any, before_batch: dict[int, Any] | None = None,
+             settings: Settings = SETTINGS) -> list[Any]:
+    """Run the live loop over `batches` with `transaction` for the database; the log
+    (the consumer's last entry)."""
     log: list[Any] = []
     stop = threading.Event()
     last = batches[-1][-1].offset()
     consumer = FakeConsumer(batches, log, stop, last)
     consumer.before_batch = before_batch or {}
-    runner = TopicConsumer(TOPIC, SETTINGS, stop=stop)
+    runner = TopicConsumer(TOPIC, settings, stop=stop)
     monkeypatch.setattr(runner, "_consumer", lambda: consumer)
     monkeypatch.setattr(runner, "producer", FakeProducer)
     monkeypatch.setattr(runner, "_transaction", lambda good, report: transaction(log, good))
@@ -126,6 +132,7 @@ def run_loop(monkeypatch: pytest.MonkeyPatch, batches: list[list[FakeMessage]],
     done.join(10)
     stop.set()
     assert not done.is_alive(), log
+    log.append(consumer)
     return log
 
 
@@ -186,3 +193,24 @@ def test_a_revoke_while_the_next_batch_is_polled_stores_the_batch_in_flight_firs
     assert log.index("revoking") < log.index(("stored", 2)) < log.index("committed")
     assert log.index(("applied", 0)) < log.index(("stored", 2))
     assert log.count(("stored", 2)) == 1
+
+
+def test_a_transaction_that_does_not_end_stops_the_polls_after_the_poll_timeout(monkeypatch):
+    """So max.poll.interval.ms still takes a stuck member's partitions to another."""
+    settings = dataclasses.replace(SETTINGS, poll_timeout=0.2)
+    stuck: dict[str, float] = {}
+
+    def transaction(log: list[Any], good: list[Inbound]) -> BatchOutcome:
+        if good[0].cause.offset == 0:
+            stuck["began"] = time.monotonic()
+            time.sleep(1.0)  # a row lock another session holds, say
+            stuck["ended"] = time.monotonic()
+        return BatchOutcome(applied=len(good))
+
+    log = run_loop(monkeypatch, [[FakeMessage(0)], [FakeMessage(1)]], transaction,
+                   settings=settings)
+    consumer = log[-1]
+    during = [t for t in consumer.polls
+              if stuck["began"] + 0.2 + 0.05 < t < stuck["ended"]]
+    assert during == []
+    assert any(stuck["began"] < t < stuck["began"] + 0.2 for t in consumer.polls)
