@@ -29,6 +29,7 @@ from confluent_kafka import (
 from configuration import Settings
 from consumers import dlq
 from consumers.replay import Progress, ReplayError, ReplayReport, batch_path
+from consumers.topics import topic_watermarks
 from schemas import dlq_topic
 
 _TIMESTAMP_TYPES = {"NO_TIMESTAMP_TYPE": 0, "CREATE_TIME": 1, "LOG_APPEND_TIME": 2}
@@ -106,12 +107,12 @@ def _ranges(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
     metadata = consumer.list_topics(name, timeout=10).topics.get(name)
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise ReplayError(f"topic {name} does not exist on the broker")
-    parts = sorted(metadata.partitions)
-    committed = consumer.committed([TopicPartition(name, p) for p in parts], timeout=10)
+    marks = topic_watermarks(consumer, name)
+    committed = consumer.committed([TopicPartition(name, p) for p in sorted(marks)],
+                                   timeout=10)
     ranges = {}
     for tp in committed:
-        low, high = consumer.get_watermark_offsets(TopicPartition(name, tp.partition),
-                                                   timeout=10)
+        low, high = marks[tp.partition]
         start = tp.offset if tp.offset not in (OFFSET_INVALID, OFFSET_BEGINNING) else low
         ranges[tp.partition] = (max(start, low), high)
     return ranges
@@ -138,9 +139,8 @@ def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
     try:
         ranges = _ranges(consumer, topic)
         redriven_to = {p: start for p, (start, _) in ranges.items()}
-        everything = {p: (consumer.get_watermark_offsets(TopicPartition(name, p),
-                                                         timeout=10)[0], end)
-                      for p, (_, end) in ranges.items()}
+        marks = topic_watermarks(consumer, name)
+        everything = {p: (marks[p][0], end) for p, (_, end) in ranges.items()}
         entries = []
         for batch in _read(consumer, name, everything, 500, 1.0):
             for msg in batch:

@@ -22,6 +22,7 @@ from confluent_kafka import Consumer, Message, Producer, TopicPartition
 
 from configuration import Settings
 from consumers.runtime import BatchReport, TopicConsumer
+from consumers.topics import topic_watermarks
 
 #: called after each batch with how many offsets it covered and the range's size
 Progress = Callable[[int, int], None]
@@ -72,9 +73,8 @@ def plan(consumer: Consumer, topic: str, *, from_offset: int | None = None,
     metadata = consumer.list_topics(topic, timeout=10).topics.get(topic)
     if metadata is None or metadata.error is not None or not metadata.partitions:
         raise ReplayError(f"topic {topic} does not exist on the broker")
-    partitions = sorted(metadata.partitions)
-    marks = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-             for p in partitions}
+    marks = topic_watermarks(consumer, topic)
+    partitions = sorted(marks)
     if from_time is not None:
         millis = int(from_time.timestamp() * 1000)
         found = consumer.offsets_for_times(

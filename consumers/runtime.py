@@ -319,7 +319,8 @@ class TopicConsumer:
         """Settle the batch in flight, then start `batch`'s transaction in `database`
         (a batch of dead letters only is finished at once). The reports of the batches
         finished."""
-        done = [report for report in [self.settle(consumer, producer)] if report]
+        settled = self.settle(consumer, producer)
+        done = [settled] if settled is not None else []
         if batch.good:
             self._in_flight = InFlight(batch, database.submit(
                 self._transaction, batch.good, batch.report), store_offsets)

@@ -64,6 +64,12 @@ def watermarks(client: Consumer, topics: Iterable[str], timeout: float = 10.0
     return out
 
 
+def topic_watermarks(client: Consumer, topic: str, timeout: float = 10.0
+                     ) -> dict[int, tuple[int, int]]:
+    """`watermarks` of one topic, by partition."""
+    return {p: marks for (_, p), marks in watermarks(client, [topic], timeout).items()}
+
+
 def _watermark(client: Consumer, partition: TopicPartition, timeout: float
                ) -> tuple[int, int]:
     deadline = time.monotonic() + timeout
