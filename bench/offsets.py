@@ -6,8 +6,8 @@ import uuid
 
 from confluent_kafka import Consumer, TopicPartition
 
+from bootstrap.kafka import consumer_group
 from configuration import Settings
-from consumers.runtime import consumer_group
 from consumers.topics import reader, watermarks
 
 #: (topic, partition) -> offset

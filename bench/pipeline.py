@@ -20,8 +20,8 @@ from confluent_kafka.admin import AdminClient
 
 from bench.offsets import GroupWatcher, Offsets
 from bench.services import REPO, BenchError, cpu_seconds, memory_kib
+from bootstrap.kafka import consumer_group
 from configuration import Settings
-from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
 
 COMPONENTS = [*INBOUND_TOPICS, "relay"]

@@ -18,17 +18,17 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
+from consumers.dlq import DeadLetter
+from consumers.runtime import consumer_settings, decode, next_batch
+from service.apply import apply_batch
+from storage.unit_of_work import unit_of_work
 
 from bench.offsets import Offsets
 from bench.services import cpu_seconds
 from configuration import Settings
-from consumers.dlq import DeadLetter
-from consumers.runtime import consumer_settings, decode, next_batch
 from domain.records import from_record
 from schemas import INBOUND_TOPICS
-from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
-from storage.unit_of_work import unit_of_work
 from workload.generator import Published
 
 

@@ -38,6 +38,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from configuration.logging import configure_logging
+
 from bench import latency as latency_run
 from bench.offsets import end_offsets, move_groups_to
 from bench.pipeline import COMPONENTS, Pipeline, drain, service_env, stages
@@ -53,7 +55,6 @@ from bench.services import (
 )
 from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
-from configuration.logging import configure_logging
 from schemas import INBOUND_TOPICS, dlq_topic
 from storage.migrate import migrate
 from workload.generator import Published, generate

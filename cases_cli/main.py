@@ -1,4 +1,4 @@
-"""`cases`: the operator's and the tests' way in (DESIGN.md, The command line)."""
+"""`cases`: the operator's and the tests' way in (docs/contract.md, The command line)."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from collections.abc import Sequence
 import psycopg
 from confluent_kafka import KafkaException
 
-from cases_cli import commands, recovery
+from bootstrap.components import COMPONENTS
+from cases_cli import commands, publishing, recovery, show
+from cases_cli.errors import CommandError
 from configuration import ConfigurationError
-from configuration.logging import configure_logging
+from observability.logging import configure_logging
 from schemas import INBOUND_TOPICS
-
-COMPONENTS = [*INBOUND_TOPICS, "relay", "sweeper"]
 
 
 def timestamp(text: str) -> dt.datetime:
@@ -41,7 +41,8 @@ def non_negative(text: str) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cases", description=__doc__)
-    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    p.add_argument("--log-level", default=None,
+                   help="DEBUG, INFO, WARNING (default: CASES_LOG_LEVEL, else INFO)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run consumers, the outbox relay and the sweeper")
@@ -63,7 +64,8 @@ def parser() -> argparse.ArgumentParser:
     show.add_argument("order_id", metavar="ORDER_ID")
     show.add_argument("--json", action="store_true")
 
-    sweep = sub.add_parser("sweep", help="one pass of the time rules")
+    sweep = sub.add_parser("sweep", help="one pass of the sweeper's decisions, up to the "
+                           "watermark or --now")
     sweep.add_argument("--now", type=timestamp, default=None, metavar="TIMESTAMP")
 
     sub.add_parser("prune-inbox", help="delete the inbox rows of records no topic can "
@@ -96,29 +98,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         unknown = [c for c in args.components if c not in COMPONENTS]
         if unknown:
             p.error(f"run: unknown consumer {unknown[0]!r} (choose from {', '.join(COMPONENTS)})")
-    configure_logging(args.log_level)
+    component = (args.components[0] if args.command == "run" and len(args.components) == 1
+                 else "cases")
+    configure_logging(args.log_level, component=component)
     try:
         if args.command == "run":
-            return commands.run(args.components or COMPONENTS, args.log_level)
+            return commands.run(args.components or COMPONENTS, args.log_level or "")
         if args.command == "setup":
             return commands.setup(args.partitions)
         if args.command == "publish":
-            return commands.publish(args.topic, args.file)
+            return publishing.publish(args.topic, args.file)
         if args.command == "events":
-            return commands.events(args.from_beginning, args.follow)
+            return publishing.events(args.from_beginning, args.follow)
         if args.command == "show":
-            return commands.show(args.order_id, args.json)
+            return show.show(args.order_id, args.json)
         if args.command == "sweep":
             return commands.sweep(args.now)
         if args.command == "prune-inbox":
-            return commands.prune_inbox_command()
+            return commands.prune_inbox()
         if args.command == "replay":
             return recovery.replay(args.topics, args.from_offset, args.from_time)
         if args.command == "dlq" and args.dlq_command == "list":
             return recovery.dlq_list(args.topic, args.json)
         if args.command == "dlq" and args.dlq_command == "redrive":
             return recovery.dlq_redrive(args.topic)
-    except (ConfigurationError, commands.CommandError) as exc:
+    except (ConfigurationError, CommandError) as exc:
         print(f"cases: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError as exc:

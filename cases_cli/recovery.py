@@ -10,7 +10,7 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
-from cases_cli.commands import CommandError
+from cases_cli.errors import CommandError
 from configuration import settings_from_env
 from consumers import redrive as dead_letters
 from consumers.replay import Progress, ReplayError, ReplayReport
@@ -31,9 +31,9 @@ def _progress_bar(label: str) -> Iterator[Progress]:
 
 
 def _summary(verb: str, topic: str, report: ReplayReport) -> str:
-    return (f"{verb} {topic}: {report.records} record(s), {report.applied} applied, "
-            f"{report.duplicates} already applied, {report.dead_letters} dead letter(s), "
-            f"{report.case_events} case event(s) in {report.seconds:.1f}s")
+    return (f"{verb} {topic}: {report.records} record(s), {report.stored} stored, "
+            f"{report.duplicates} already stored, {report.dead_letters} dead letter(s) "
+            f"in {report.seconds:.1f}s (the sweeper decides what was stored)")
 
 
 def _guarded(work: Callable[[], ReplayReport]) -> ReplayReport:

@@ -19,9 +19,9 @@ from confluent_kafka import (
 )
 from confluent_kafka.admin import AdminClient
 
+from bootstrap.kafka import consumer_group
 from chaos.offsets import OffsetProbe
 from configuration import Settings
-from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
 
 

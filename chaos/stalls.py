@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
 
+from bootstrap.kafka import consumer_group
 from chaos.offsets import OffsetProbe
 from configuration import Settings
-from consumers.runtime import consumer_group
 from schemas import INBOUND_TOPICS
 
 

@@ -2,8 +2,9 @@
 
 Connections: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL. Kafka client settings such as security
 pass through as CASES_KAFKA_<NAME> (e.g. CASES_KAFKA_SECURITY_PROTOCOL=SASL_SSL becomes
-`security.protocol`). Policy numbers: CASES_POLICY_<FIELD> as ISO-8601-free plain
-durations in seconds, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d).
+`security.protocol`). Policy numbers: CASES_POLICY_<FIELD> as plain durations in
+seconds, minutes, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d). Event time:
+CASES_ALLOWED_LATENESS and CASES_CLOCK_SKEW_TOLERANCE, durations too.
 
 Secrets (the database password, Kafka passwords and keys) never leave through `repr`:
 `Settings` masks them, so settings may be logged or shown in a traceback.
@@ -92,6 +93,12 @@ def policy_from_env(env: Mapping[str, str]) -> Policy:
     return Policy(**overrides)
 
 
+#: how late a record may reach Kafka (after it happened, or behind the records before it
+#: in its partition) and still be decided in its place (docs/time.md says why 10 s)
+DEFAULT_ALLOWED_LATENESS = dt.timedelta(seconds=10)
+#: how far a record's time may be ahead of its Kafka timestamp before it is bad input
+DEFAULT_CLOCK_SKEW = dt.timedelta(seconds=5)
+
 #: records per batch and transaction when nothing says otherwise
 DEFAULT_BATCH_SIZE = 500
 #: per inbound topic, where `make bench` measured better (README, Performance): a tracking
@@ -116,7 +123,12 @@ class Settings:
     batch_size: int = DEFAULT_BATCH_SIZE
     topic_batch_sizes: dict[str, int] = field(default_factory=lambda: dict(TOPIC_BATCH_SIZES))
     poll_timeout: float = 0.5
-    sweep_interval: float = 30.0
+    #: how often the sweeper looks whether the watermark has passed something to decide
+    sweep_interval: float = 0.2
+    allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
+    clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW
+    #: the port of /healthz, /readyz and /metrics (None: not served)
+    http_port: int | None = None
     #: how often the sweeper deletes the inbox rows no topic can deliver again
     inbox_retention_interval: float = 3600.0
     #: an inbound value larger than this is a dead letter, checked before decoding
@@ -153,6 +165,8 @@ class Settings:
                 f"topic_batch_sizes={self.topic_batch_sizes!r}, "
                 f"poll_timeout={self.poll_timeout!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
+                f"allowed_lateness={self.allowed_lateness!r}, "
+                f"clock_skew={self.clock_skew!r}, http_port={self.http_port!r}, "
                 f"inbox_retention_interval={self.inbox_retention_interval!r}, "
                 f"max_record_bytes={self.max_record_bytes!r})")
 
@@ -178,7 +192,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         topic_batch_sizes.update({topic: int(env[_batch_size_variable(topic)])
                                   for topic in INBOUND_TOPICS
                                   if _batch_size_variable(topic) in env})
-        sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "30"))
+        sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "0.2"))
+        http_port = int(env["CASES_HTTP_PORT"]) if env.get("CASES_HTTP_PORT") else None
         inbox_retention_interval = float(
             env.get("CASES_INBOX_RETENTION_INTERVAL_SECONDS", "3600"))
         max_record_bytes = int(env.get("CASES_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
@@ -194,6 +209,12 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         if not seconds > 0:
             raise ConfigurationError(f"{name} must be a positive number of seconds, "
                                      f"not {seconds}")
+    if http_port is not None and not 0 <= http_port <= 65535:
+        raise ConfigurationError(f"CASES_HTTP_PORT must be a port number, not {http_port}")
+    allowed_lateness = parse_duration(env.get("CASES_ALLOWED_LATENESS", "")) if env.get(
+        "CASES_ALLOWED_LATENESS") else DEFAULT_ALLOWED_LATENESS
+    clock_skew = parse_duration(env.get("CASES_CLOCK_SKEW_TOLERANCE", "")) if env.get(
+        "CASES_CLOCK_SKEW_TOLERANCE") else DEFAULT_CLOCK_SKEW
     # a record just under the limit that breaks the contract must still fit the DLQ
     ceiling = message_max_bytes - DEAD_LETTER_HEADROOM
     if not 1 <= max_record_bytes <= ceiling:
@@ -210,6 +231,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         batch_size=batch_size,
         topic_batch_sizes=topic_batch_sizes,
         sweep_interval=sweep_interval,
+        allowed_lateness=allowed_lateness,
+        clock_skew=clock_skew,
+        http_port=http_port,
         inbox_retention_interval=inbox_retention_interval,
         max_record_bytes=max_record_bytes,
     )

@@ -1,10 +1,8 @@
-"""The `carrier-tracking` consumer:
-TrackingUpdated: carriers' statuses, which can prove delivery (rule 3).
+"""The `carrier-tracking` consumer: TrackingUpdated, keyed by parcel (`carrier:tracking
+number`). Reports are kept per parcel; the sweeper applies them to the cases that name
+the parcel (rule 3, domain.tracking)."""
 
-The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
-"""
-
+from consumers.spec import TopicSpec
 from schemas import INBOUND_TOPICS
 
-TOPIC = "carrier-tracking"
-RECORD_TYPES = INBOUND_TOPICS[TOPIC]
+SPEC = TopicSpec("carrier-tracking", INBOUND_TOPICS["carrier-tracking"])

@@ -1,10 +1,8 @@
-"""The `case-actions` consumer:
-OpenCase, AddTracking, EscalateCase, CloseCase and SupportAction (rules 1, 3, 5-10).
+"""The `case-actions` consumer: OpenCase, AddTracking, EscalateCase, CloseCase and
+SupportAction, keyed by order id (rules 1, 3, 5 to 10: domain.case_actions,
+domain.tracking, domain.support)."""
 
-The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
-"""
-
+from consumers.spec import TopicSpec
 from schemas import INBOUND_TOPICS
 
-TOPIC = "case-actions"
-RECORD_TYPES = INBOUND_TOPICS[TOPIC]
+SPEC = TopicSpec("case-actions", INBOUND_TOPICS["case-actions"])

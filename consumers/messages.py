@@ -1,10 +1,19 @@
-"""The `messages` consumer:
-MessageSent: problem reports (rule 2) and the seller taking part.
+"""The `messages` consumer: MessageSent, keyed by order id (rule 2, domain.messages).
 
-The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
-"""
+No rule reads a message's body, and it is personal data: the record is kept without it
+(re-encoded with an empty body), so it never reaches the database."""
 
+from __future__ import annotations
+
+from typing import Any
+
+from consumers.spec import TopicSpec
 from schemas import INBOUND_TOPICS
+from schemas.codec import shared_codec
 
-TOPIC = "messages"
-RECORD_TYPES = INBOUND_TOPICS[TOPIC]
+
+def without_body(record: dict[str, Any], _value: bytes) -> bytes:
+    return shared_codec().encode({**record, "body": ""})
+
+
+SPEC = TopicSpec("messages", INBOUND_TOPICS["messages"], keep=without_body)

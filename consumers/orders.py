@@ -1,10 +1,7 @@
-"""The `orders` consumer:
-OrderPlaced, OrderShipped and OrderCancelled: the order's terms, shipments and cancellation.
+"""The `orders` consumer: OrderPlaced, OrderShipped, OrderCancelled, keyed by order id.
+The rules that decide them are in domain.placing."""
 
-The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
-"""
-
+from consumers.spec import TopicSpec
 from schemas import INBOUND_TOPICS
 
-TOPIC = "orders"
-RECORD_TYPES = INBOUND_TOPICS[TOPIC]
+SPEC = TopicSpec("orders", INBOUND_TOPICS["orders"])

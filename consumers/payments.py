@@ -1,10 +1,7 @@
-"""The `payments` consumer:
-PaymentCaptured and RefundIssued: captures and refunds (rule 4).
+"""The `payments` consumer: PaymentCaptured and RefundIssued, keyed by order id (rule 4,
+domain.payments)."""
 
-The rules are in `domain.order`; the loop, dead letters and offsets in `consumers.runtime`.
-"""
-
+from consumers.spec import TopicSpec
 from schemas import INBOUND_TOPICS
 
-TOPIC = "payments"
-RECORD_TYPES = INBOUND_TOPICS[TOPIC]
+SPEC = TopicSpec("payments", INBOUND_TOPICS["payments"])

@@ -26,53 +26,40 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from bootstrap import kafka
 from configuration import Settings
-from consumers import dlq
+from consumers import dead_letters as dlq
+from consumers.inbound import InboundMessage
 from consumers.replay import Progress, ReplayError, ReplayReport, batch_path
 from consumers.topics import topic_watermarks
 from schemas import dlq_topic
 
-_TIMESTAMP_TYPES = {"NO_TIMESTAMP_TYPE": 0, "CREATE_TIME": 1, "LOG_APPEND_TIME": 2}
+_TIMESTAMP_TYPES = {name: kind for kind, name in dlq.TIMESTAMP_TYPES.items()}
 
 
 def redrive_group(topic: str) -> str:
     return f"order-cases.redrive.{topic}"
 
 
-class Original:
-    """A dead letter seen as the record it was: the Message interface `process` uses."""
+def original(letter: Message, topic: str) -> InboundMessage:
+    """A dead letter seen as the record it was: where it was read, when, its key, value
+    and own headers (a letter without our headers, written by hand, stands for itself)."""
+    headers = dlq.read_headers(letter.headers())
 
-    def __init__(self, letter: Message, topic: str) -> None:
-        self._letter = letter
-        self._topic = topic
-        self._headers = dlq.read_headers(letter.headers())
-
-    def _number(self, name: str, fallback: int) -> int:
-        value = self._headers.get(name)
-        # a letter without our headers (written by hand): its own position stands in
+    def number(name: str, fallback: int) -> int:
+        value = headers.get(name)
         return value if isinstance(value, int) else fallback
 
-    def error(self) -> None:
-        return None
-
-    def topic(self) -> str:
-        return self._topic
-
-    def partition(self) -> int:
-        return self._number(dlq.ORIGINAL_PARTITION, self._letter.partition())
-
-    def offset(self) -> int:
-        return self._number(dlq.ORIGINAL_OFFSET, self._letter.offset())
-
-    def timestamp(self) -> tuple[int, int]:
-        kind = _TIMESTAMP_TYPES.get(str(self._headers.get(dlq.ORIGINAL_TIMESTAMP_TYPE)), 1)
-        return kind, self._number(dlq.ORIGINAL_TIMESTAMP, self._letter.timestamp()[1])
-
-    def key(self) -> bytes | None:
-        return self._letter.key()
-
-    def value(self) -> bytes | None:
-        return self._letter.value()
+    kind = _TIMESTAMP_TYPES.get(str(headers.get(dlq.ORIGINAL_TIMESTAMP_TYPE)), 1)
+    return InboundMessage(
+        topic=topic,
+        partition=number(dlq.ORIGINAL_PARTITION, letter.partition() or 0),
+        offset=number(dlq.ORIGINAL_OFFSET, letter.offset() or 0),
+        key=letter.key(), value=letter.value(),
+        headers=tuple((n, v) for n, v in letter.headers() or ()
+                      if not n.startswith(dlq.PREFIX)),
+        timestamp_type=kind,
+        timestamp=number(dlq.ORIGINAL_TIMESTAMP, letter.timestamp()[1]))
 
 
 @dataclass(frozen=True)
@@ -92,13 +79,22 @@ class DeadLetterEntry:
         return dict(self.__dict__)
 
 
+def _not_copied(letter: Message) -> dlq.DeadLetter | None:
+    """A dead letter stored without the original's value (too large for the DLQ) cannot
+    be retried from it: it goes back with its first error and reason, not as a
+    tombstone (its reason says where the original still is)."""
+    if letter.value() is not None:
+        return None
+    headers = dlq.read_headers(letter.headers())
+    reason = headers.get(dlq.EXCEPTION_MESSAGE)
+    if not isinstance(reason, str) or "not copied" not in reason:
+        return None
+    return dlq.DeadLetter(str(headers.get(dlq.EXCEPTION_FQCN, "")), reason)
+
+
 def redrive_consumer(settings: Settings, topic: str) -> Consumer:
-    return Consumer(settings.kafka(**{
-        "group.id": redrive_group(topic),
-        "enable.auto.commit": False,  # committed by hand after each batch is safe
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-    }))
+    # committed by hand, after each batch is safe
+    return kafka.private_consumer(settings, redrive_group(topic))
 
 
 def _ranges(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
@@ -170,13 +166,20 @@ def redrive(settings: Settings, topic: str, progress: Progress | None = None) ->
     name = dlq_topic(topic)
     started = time.perf_counter()
     report = ReplayReport()
-    with batch_path(settings, topic, redrive_group(topic), consumer) as (runner, producer):
+    with batch_path(settings, topic, redrive_group(topic), consumer) as runner:
         ranges = _ranges(consumer, topic)
         report.span = sum(end - start for start, end in ranges.values())
         for batch in _read(consumer, name, ranges, settings.batch_size_for(topic),
                            settings.poll_timeout):
-            originals: list[Any] = [Original(m, topic) for m in batch]
-            report.add(runner.process(consumer, producer, originals))
+            readable, carried = [], []
+            for letter in batch:
+                record = original(letter, topic)
+                kept = _not_copied(letter)
+                if kept is None:
+                    readable.append(record)
+                else:
+                    carried.append((record, kept))
+            report.add(runner.process(readable, dead=carried))
             last: dict[int, int] = {}
             for msg in batch:
                 last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())

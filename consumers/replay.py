@@ -3,9 +3,11 @@
 A replay runs the live consumer's own batch path (decode, one transaction, dead letters)
 over a fixed range: from the start position to the end offsets seen when it begins. It
 reads in a consumer group of its own that commits nothing, so the live groups' positions
-stay where they are. The inbox turns every record already applied into a no-op: a replay
-applies only what is missing (after an outage or a fix), and on an empty database it is
-a rebuild.
+stay where they are, and it does not move the partitions' progress the watermark reads
+(the live consumers' alone). The inbox turns every record already stored into a no-op:
+a replay stores only what is missing (after an outage or a fix), and on an empty
+database it is a rebuild. The sweeper decides what it stored like any other record (a
+record it brings that is older than what its order has decided is a late record).
 """
 
 from __future__ import annotations
@@ -18,10 +20,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Message, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, TopicPartition
 
+from bootstrap import kafka
 from configuration import Settings
-from consumers.runtime import BatchReport, TopicConsumer
+from consumers import CONSUMERS
+from consumers.batch import BatchReport
+from consumers.loop import TopicConsumer
 from consumers.topics import topic_watermarks
 
 #: called after each batch with how many offsets it covered and the range's size
@@ -41,17 +46,22 @@ class ReplayReport(BatchReport):
 
     def add(self, batch: BatchReport) -> None:
         for f in dataclasses.fields(BatchReport):
+            if f.name == "dead_by_error":
+                for error, count in batch.dead_by_error.items():
+                    self.dead_by_error[error] = self.dead_by_error.get(error, 0) + count
+                continue
             setattr(self, f.name, getattr(self, f.name) + getattr(batch, f.name))
 
 
 @contextmanager
 def batch_path(settings: Settings, topic: str, group: str,
-               consumer: Consumer) -> Iterator[tuple[TopicConsumer, Producer]]:
+               consumer: Consumer) -> Iterator[TopicConsumer]:
     """The live consumer's batch path for `consumer`'s messages; closes everything after."""
-    runner = TopicConsumer(topic, settings, group=group)
-    producer = runner.producer()
+    runner = TopicConsumer(CONSUMERS[topic], settings, group=group, moves_progress=False)
+    producer = kafka.producer(settings, "dead-letters")
+    runner.use(consumer, producer)
     try:
-        yield runner, producer
+        yield runner
     finally:
         producer.flush(30)
         consumer.close()
@@ -87,23 +97,14 @@ def plan(consumer: Consumer, topic: str, *, from_offset: int | None = None,
     return [Range(p, starts[p], marks[p][1]) for p in partitions if starts[p] < marks[p][1]]
 
 
-def replay_consumer(settings: Settings, group: str) -> Consumer:
-    return Consumer(settings.kafka(**{
-        "group.id": group,
-        "enable.auto.commit": False,  # the replay moves no group's position
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-    }))
-
-
 def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
            from_time: dt.datetime | None = None,
            progress: Progress | None = None) -> ReplayReport:
     group = f"order-cases.replay.{topic}.{uuid.uuid4().hex[:8]}"
-    consumer = replay_consumer(settings, group)
+    consumer = kafka.private_consumer(settings, group)  # the replay moves no group's position
     started = time.perf_counter()
     report = ReplayReport()
-    with batch_path(settings, topic, group, consumer) as (runner, producer), \
+    with batch_path(settings, topic, group, consumer) as runner, \
             runner.database_thread() as database:
         ranges = plan(consumer, topic, from_offset=from_offset, from_time=from_time)
         report.span = sum(r.end - r.start for r in ranges)
@@ -113,13 +114,12 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
             messages = consumer.consume(settings.batch_size_for(topic), settings.poll_timeout)
             # decoded while the batch before is applied, as in the live loop
             batch = runner.decoded([m for m in messages if _in_range(m, pending)])
-            for done in runner.apply_after(consumer, producer, batch, database,
-                                           store_offsets=False):
+            for done in runner.start_after(batch, database, store_offsets=False):
                 report.add(done)
             covered = _advance(consumer, topic, pending)
             if progress is not None and covered:
                 progress(covered, report.span)
-        if (last := runner.settle(consumer, producer)) is not None:
+        if (last := runner.settle()) is not None:
             report.add(last)
     report.seconds = time.perf_counter() - started
     return report

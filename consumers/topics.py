@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-import uuid
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
+from bootstrap import kafka
 from configuration import Settings
 from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, dlq_topic
 
@@ -22,7 +22,7 @@ def all_topics() -> list[str]:
 
 def create_topics(settings: Settings, partitions: int = 4, timeout: float = 30.0) -> list[str]:
     """Create whichever topics are missing; return their names."""
-    admin = AdminClient(settings.kafka())
+    admin = kafka.admin(settings)
     existing = set(admin.list_topics(timeout=timeout).topics)
     missing = [t for t in all_topics() if t not in existing]
     if not missing:
@@ -45,8 +45,7 @@ Positions = dict[tuple[str, int], int]
 
 def reader(settings: Settings) -> Consumer:
     """A consumer that never subscribes, so it joins no group and commits nothing."""
-    return Consumer(settings.kafka(**{"group.id": f"order-cases.offsets.{uuid.uuid4()}",
-                                      "enable.auto.commit": False}))
+    return kafka.private_consumer(settings)
 
 
 def watermarks(client: Consumer, topics: Iterable[str], timeout: float = 10.0

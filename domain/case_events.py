@@ -1,7 +1,9 @@
 """The events this service publishes on `case-events`, one dataclass per type.
 
-An event's id is derived from its order, its cause (the inbound record's `event_id`, or the
-sweeper's deadline) and its type, so a replay or a retry after a crash re-sends the same id.
+An event's id is derived from its order, its cause (the inbound record's `event_id`, or
+the deadline's) and its type, so a replay or a retry after a crash re-sends the same id.
+A decision taken again differently, after a record arrived too late, is published under
+an id of its own (`revision`), and `DecisionSuperseded` names the one it replaces.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from domain.records import Money
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-4c5d-9e6f-0a1b2c3d4e5f")
 
 #: fields that say where an event came from; kept in the case history, not sent
-_PROVENANCE = ("cause_id", "rule")
+_PROVENANCE = ("cause_id", "rule", "revision")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,16 +34,25 @@ class CaseEvent:
     cause_id: str
     #: which policy rule decided it, e.g. "rule-1 opening"
     rule: str
+    #: empty, or the late record after which this decision was taken again differently
+    revision: str = ""
 
     @property
     def type(self) -> str:
         return type(self).__name__
 
     @property
-    def event_id(self) -> str:
+    def decision_key(self) -> str:
+        """The id of the decision itself: the same for every revision of it."""
         # the order is part of it: one carrier record can close the cases of two orders
         return str(uuid.uuid5(EVENT_ID_NAMESPACE,
                               f"{self.order_id}/{self.cause_id}/{self.type}"))
+
+    @property
+    def event_id(self) -> str:
+        if not self.revision:
+            return self.decision_key
+        return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.decision_key}/{self.revision}"))
 
     def to_record(self) -> dict[str, Any]:
         """The record as the `case-events` Avro schema has it."""
@@ -136,3 +147,13 @@ class ActionRejected(CaseEvent):
     window_opens_at: dt.datetime | None = None
     window_closes_at: dt.datetime | None = None
     escalation_available_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class DecisionSuperseded(CaseEvent):
+    """A published decision no longer stands: a record that arrived after it was taken
+    (later than the allowed lateness) changed the order's history before it."""
+
+    superseded_event_id: str
+    superseded_type: str
+    late_event_id: str

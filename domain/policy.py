@@ -1,4 +1,4 @@
-"""Every number of the case policy, with the marketplace's defaults (DESIGN.md, Rules)."""
+"""Every number of the case policy, with the marketplace's defaults."""
 
 from __future__ import annotations
 

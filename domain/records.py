@@ -1,6 +1,8 @@
-"""The inbound records, as the rules see them (DESIGN.md, Record contract).
+"""The inbound records, as the rules see them (docs/contract.md, Records).
 
 Field names are the contract's; `from_record` builds one from a decoded Avro record.
+Values of the contract's enumerations stay plain strings here; the rules compare them
+with the members of `domain.vocabulary`, which are strings too.
 """
 
 from __future__ import annotations

@@ -1,50 +1,83 @@
-"""Publish the outbox (`case_events` rows not yet published) to the `case-events` topic.
+"""Publish the outboxes: case events (`case_events` rows not yet published) to
+`case-events`, and the dead letters the sweeper found (`dead_letter_outbox`) to their
+`<topic>.dlq`.
 
 One relay publishes at a time: it holds a PostgreSQL advisory lock, and a second relay
 waits as a standby, so one key's events are never sent out of order by two relays. Rows
 are sent in `seq` order with an idempotent producer; a row is marked published only
 after the broker acknowledged it and every row before it. After a crash the unmarked
 rows go again, with the same event_id.
+
+Every case event carries headers that say what it is and what caused it, without
+decoding it: `event_type`, `event_id`, `cause_event_id`, `cause_topic`,
+`cause_partition`, `cause_offset` (not for a time rule's event), `schema_fingerprint`,
+and the cause's W3C `traceparent` / `tracestate` when it had them.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import psycopg
 import structlog
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, Message
 from psycopg import sql
 
+from bootstrap import kafka
+from bootstrap.database import connect
 from configuration import Settings
-from schemas import CASE_EVENTS_TOPIC
+from consumers.dead_letters import DeadLetter, dlq_headers
+from consumers.inbound import InboundMessage
+from schemas import CASE_EVENTS_TOPIC, dlq_topic
+from schemas.codec import HEADER_LENGTH
+from service.unit_of_work import SWEEPER_TOPIC
 from storage.planner import prefer_key_lookups
-from storage.unit_of_work import CASE_EVENTS_CHANNEL
+from storage.records import headers_from_json
+from storage.transaction import CASE_EVENTS_CHANNEL
 
 log = structlog.get_logger("relay")
 
 RELAY_LOCK_ID = 0x0CA5E5  # the advisory lock only one relay holds
 BATCH = 2000
+#: the consumer group a dead letter found by the sweeper names
+SWEEPER_GROUP = "order-cases.sweeper"
+
+
+def event_headers(event_id: str, event_type: str, payload: bytes, cause_topic: str,
+                  cause_partition: int, cause_offset: int, cause_event_id: str,
+                  cause_headers: Any) -> list[tuple[str, bytes]]:
+    headers = [("event_type", event_type.encode()), ("event_id", event_id.encode()),
+               ("cause_event_id", cause_event_id.encode())]
+    if cause_topic != SWEEPER_TOPIC:
+        headers += [("cause_topic", cause_topic.encode()),
+                    ("cause_partition", str(cause_partition).encode()),
+                    ("cause_offset", str(cause_offset).encode())]
+    headers.append(("schema_fingerprint", bytes(payload[2:HEADER_LENGTH]).hex().encode()))
+    headers += [(name, value) for name, value in headers_from_json(cause_headers)
+                if name in ("traceparent", "tracestate") and value is not None]
+    return headers
 
 
 class OutboxRelay:
-    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+    def __init__(self, settings: Settings, stop: threading.Event | None = None,
+                 on_published: Callable[[list[tuple[str, float]]], None] | None = None,
+                 on_leading: Callable[[bool], None] | None = None) -> None:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.published = 0
-
-    def _producer(self) -> Producer:
-        return Producer(self.settings.kafka(**{
-            "enable.idempotence": True, "acks": "all", "linger.ms": 2,
-            "compression.type": "lz4"}))
+        #: told of every batch acknowledged: each event's type and seconds since it was
+        #: appended to the outbox (metrics)
+        self.on_published = on_published or (lambda _events: None)
+        self.on_leading = on_leading or (lambda _leading: None)
 
     def run(self) -> None:
-        producer = self._producer()
+        producer = kafka.producer(self.settings, "relay")
         while not self.stop.is_set():
             try:
-                with psycopg.connect(self.settings.database_url, autocommit=True,
-                                     application_name="order-cases.relay") as conn:
+                with connect(self.settings, "order-cases.relay") as conn:
                     prefer_key_lookups(conn, transaction_only=False)
                     # Marking rows published need not wait for the WAL flush: a mark lost
                     # in a crash only re-sends those events, with the same event_id, which
@@ -52,52 +85,50 @@ class OutboxRelay:
                     conn.execute("SET synchronous_commit = off")
                     self._lead(conn, producer)
             except psycopg.OperationalError as exc:
+                self.on_leading(False)
                 log.warning("relay_database_unavailable", error=type(exc).__name__)
                 self.stop.wait(1.0)
         producer.flush(30)
 
-    def _lead(self, conn: psycopg.Connection, producer: Producer) -> None:
+    def _lead(self, conn: psycopg.Connection, producer: kafka.Producer) -> None:
         while not self.stop.is_set():
-            if conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_ID,)).fetchone()[0]:
+            row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_ID,)).fetchone()
+            if row and row[0]:
                 break
             self.stop.wait(1.0)  # standby: another relay is publishing
         else:
             return
+        self.on_leading(True)
         log.info("relay_leading")
         # LISTEN takes no parameters: the channel is composed as an identifier
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CASE_EVENTS_CHANNEL)))
         while not self.stop.is_set():
-            if self.publish_once(conn, producer) == 0:
-                # sleep until a consumer commits case events (or a second passes)
+            sent = self.publish_once(conn, producer) + self.dead_letters_once(conn, producer)
+            if sent == 0:
+                # sleep until a consumer or the sweeper commits (or a second passes)
                 for _ in conn.notifies(timeout=1.0, stop_after=1):
                     pass
 
-    def publish_once(self, conn: psycopg.Connection, producer: Producer) -> int:
-        """Send one batch of unpublished rows; return how many were marked published."""
+    def publish_once(self, conn: psycopg.Connection, producer: kafka.Producer) -> int:
+        """Send one batch of unpublished case events; return how many were marked."""
         started = time.perf_counter()
         rows = conn.execute(
-            "SELECT seq, order_id, payload FROM case_events WHERE published_at IS NULL "
-            "ORDER BY seq LIMIT %s", (BATCH,), prepare=True, binary=True).fetchall()
+            "SELECT seq, order_id, payload, event_id, type, cause_topic, cause_partition, "
+            "cause_offset, cause_event_id, cause_headers, "
+            "extract(epoch FROM clock_timestamp() - created_at) "
+            "FROM case_events WHERE published_at IS NULL ORDER BY seq LIMIT %s", (BATCH,),
+            prepare=True, binary=True).fetchall()
         if not rows:
             return 0
         selected = time.perf_counter()
         failed: dict[int, str] = {}
-
-        for seq, order_id, payload in rows:
-            def delivered(err: KafkaError | None, _msg: Message, seq: int = seq) -> None:
-                if err is not None:
-                    failed[seq] = str(err)
-
-            while True:
-                try:
-                    producer.produce(CASE_EVENTS_TOPIC, key=order_id.encode(), value=payload,
-                                     on_delivery=delivered)
-                    break
-                except BufferError:  # the producer's queue is full: let it drain
-                    producer.poll(0.1)
+        for seq, order_id, payload, event_id, kind, *cause, _age in rows:
+            producer.produce(CASE_EVENTS_TOPIC, payload, key=order_id.encode(),
+                             headers=event_headers(event_id, kind, payload, *cause),
+                             on_delivery=_failed_into(failed, seq))
         remaining = self._await_delivery(producer, started)
         produced = time.perf_counter()
-        seqs = [seq for seq, _, _ in rows]
+        seqs = [row[0] for row in rows]
         if failed or remaining:
             first_failed = min(failed) if failed else seqs[0]
             seqs = [s for s in seqs if s < first_failed]
@@ -107,13 +138,42 @@ class OutboxRelay:
                 "UPDATE case_events SET published_at = now() WHERE seq = ANY(%b::bigint[])",
                 (seqs,), prepare=True)
         self.published += len(seqs)
+        waited = produced - started
+        self.on_published([(row[4], float(row[-1]) + waited) for row in rows[:len(seqs)]])
         finished = time.perf_counter()
         log.info("relay_published", events=len(seqs), seconds=round(finished - started, 6),
                  select=round(selected - started, 6), produce=round(produced - selected, 6),
                  update=round(finished - produced, 6))
         return len(seqs)
 
-    def _await_delivery(self, producer: Producer, started: float) -> int:
+    def dead_letters_once(self, conn: psycopg.Connection, producer: kafka.Producer) -> int:
+        """Send the dead letters the sweeper found; return how many were marked."""
+        rows = conn.execute(
+            'SELECT seq, topic, "partition", "offset", "timestamp", key, value, headers, '
+            "error, reason FROM dead_letter_outbox WHERE published_at IS NULL "
+            "ORDER BY seq LIMIT %s", (BATCH,), prepare=True).fetchall()
+        if not rows:
+            return 0
+        failed: dict[int, str] = {}
+        for seq, topic, partition, offset, stamp, key, value, headers, error, reason in rows:
+            original = InboundMessage(topic, partition, offset, key, value,
+                                      headers_from_json(headers), 2, stamp)
+            producer.produce(dlq_topic(topic), value, key=key,
+                             headers=dlq_headers(original, SWEEPER_GROUP,
+                                                 DeadLetter(error, reason)),
+                             on_delivery=_failed_into(failed, seq))
+            log.warning("dead_letter", topic=topic, partition=partition, offset=offset,
+                        error=error)
+        remaining = self._await_delivery(producer, time.perf_counter())
+        seqs = [row[0] for row in rows if row[0] not in failed]
+        if remaining:
+            seqs = []
+        if seqs:
+            conn.execute("UPDATE dead_letter_outbox SET published_at = now() "
+                         "WHERE seq = ANY(%b::bigint[])", (seqs,), prepare=True)
+        return len(seqs)
+
+    def _await_delivery(self, producer: kafka.Producer, started: float) -> int:
         """Wait for the broker's answer on every message in flight; return how many are
         still unanswered (only when stopping). Never give up earlier: a message still
         queued is delivered once the broker is back, so sending its row again would
@@ -126,3 +186,12 @@ class OutboxRelay:
                 log.warning("relay_waiting_for_broker", in_flight=remaining,
                             waited_seconds=round(reported - started))
         return remaining
+
+
+def _failed_into(failed: dict[int, str], seq: int) -> Callable[[KafkaError | None, Message],
+                                                                  None]:
+    def delivered(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failed[seq] = str(err)
+
+    return delivered

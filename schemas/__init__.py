@@ -29,6 +29,7 @@ CASE_EVENT_TYPES: tuple[str, ...] = (
     "SellerReinstatementEligible",
     "SellerReinstated",
     "ActionRejected",
+    "DecisionSuperseded",
 )
 
 TOPICS: dict[str, tuple[str, ...]] = {**INBOUND_TOPICS, CASE_EVENTS_TOPIC: CASE_EVENT_TYPES}
@@ -39,7 +40,15 @@ def dlq_topic(topic: str) -> str:
 
 
 def record_key(topic: str, record: dict) -> str:
-    """The Kafka key a record of this topic is produced with (DESIGN.md, Topics)."""
+    """The Kafka key a record of this topic is produced with (docs/contract.md, Topics)."""
     if topic == "carrier-tracking":
-        return f"{record['carrier']}:{record['tracking_number']}"
+        return parcel_key(record["carrier"], record["tracking_number"])
     return str(record["order_id"])
+
+
+def parcel_key(carrier: str, tracking_number: str) -> str:
+    """The `carrier-tracking` key of a parcel: the only place the carrier's code and the
+    tracking number are joined. A carrier code cannot contain ':' (the contract checks
+    it), so the key reads back unambiguously: the carrier is everything before the first
+    ':'."""
+    return f"{carrier}:{tracking_number}"

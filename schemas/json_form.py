@@ -1,4 +1,4 @@
-"""The JSON form of records (DESIGN.md, Record contract), checked against the Avro schemas.
+"""The JSON form of records (docs/contract.md, Records), checked against the Avro schemas.
 
 `from_json` turns one JSON object into the record the Avro codec writes, naming the field
 of the first problem it finds; `to_json` turns a decoded record back into JSON form.
@@ -198,6 +198,9 @@ def check_contract(record: dict[str, Any]) -> None:
             if len(record[field]) > ID_MAX_LENGTH:
                 raise ContractError(field, f"is {len(record[field])} characters long, more "
                                            f"than the {ID_MAX_LENGTH} an id may have")
+    if ":" in record.get("carrier", ""):
+        raise ContractError("carrier", "must not contain ':' (the carrier-tracking key "
+                                       "joins the carrier and the tracking number with it)")
     occurred_at = record["occurred_at"]
     if not EARLIEST <= occurred_at < LATEST:
         raise ContractError("occurred_at", f"{occurred_at.isoformat()} is outside "

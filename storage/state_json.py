@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import enum
 import types
 import typing
 from collections.abc import Callable
@@ -163,6 +164,8 @@ def _decoder(hint: Any) -> Converter | None:
         return dt.datetime.fromisoformat
     if hint is dt.date:
         return dt.date.fromisoformat
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return hint  # a member from its value
     if dataclasses.is_dataclass(hint):
         return _dataclass_decoder(hint)  # type: ignore[arg-type]
     return None

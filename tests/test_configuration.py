@@ -4,8 +4,8 @@ import datetime as dt
 
 import pytest
 
+from bootstrap.kafka import inbound_consumer_config
 from configuration import ConfigurationError, parse_duration, settings_from_env
-from consumers.runtime import TopicConsumer
 from domain.policy import Policy
 
 BASE = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "DATABASE_URL": "postgresql://x/y"}
@@ -36,12 +36,12 @@ def test_kafka_security_settings_pass_through():
 
 
 def test_kafka_settings_change_the_consumers_tuning_but_not_its_guarantees():
-    default = TopicConsumer("orders", settings_from_env(BASE)).consumer_config()
+    default = inbound_consumer_config(settings_from_env(BASE), "orders", "order-cases.orders")
     assert default["max.poll.interval.ms"] == 300_000
     env = {**BASE, "CASES_KAFKA_MAX_POLL_INTERVAL_MS": "8000",
            "CASES_KAFKA_SESSION_TIMEOUT_MS": "6000",
            "CASES_KAFKA_ENABLE_AUTO_OFFSET_STORE": "true", "CASES_KAFKA_GROUP_ID": "other"}
-    config = TopicConsumer("orders", settings_from_env(env)).consumer_config()
+    config = inbound_consumer_config(settings_from_env(env), "orders", "order-cases.orders")
     assert (config["max.poll.interval.ms"], config["session.timeout.ms"]) == ("8000", "6000")
     assert config["enable.auto.offset.store"] is False  # offsets only after the commit
     assert config["group.id"] == "order-cases.orders"
@@ -70,3 +70,18 @@ def test_batch_sizes_are_per_topic_and_each_can_be_set():
 def test_a_batch_size_below_one_is_a_clear_error(name):
     with pytest.raises(ConfigurationError, match=f"{name} must be at least 1"):
         settings_from_env({**BASE, name: "0"})
+
+
+def test_event_time_settings_have_defaults_and_can_be_set():
+    default = settings_from_env(BASE)
+    assert default.allowed_lateness == dt.timedelta(seconds=10)
+    assert default.clock_skew == dt.timedelta(seconds=5)
+    assert default.http_port is None
+    env = {**BASE, "CASES_ALLOWED_LATENESS": "2m", "CASES_CLOCK_SKEW_TOLERANCE": "1.5s",
+           "CASES_HTTP_PORT": "8080"}
+    settings = settings_from_env(env)
+    assert settings.allowed_lateness == dt.timedelta(minutes=2)
+    assert settings.clock_skew == dt.timedelta(seconds=1.5)
+    assert settings.http_port == 8080
+    with pytest.raises(ConfigurationError, match="not a duration"):
+        settings_from_env({**BASE, "CASES_ALLOWED_LATENESS": "soon"})

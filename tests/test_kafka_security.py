@@ -9,20 +9,20 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
+import consumers.runtime
 import pytest
 import structlog
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
+from consumers.runtime import TopicConsumer
 
 import cases_cli.commands
 import consumers.redrive
 import consumers.replay
-import consumers.runtime
 import consumers.topics
 import relay.outbox
 from cases_cli.commands import CommandError, events, publish
 from configuration import ConfigurationError, mask_database_url, settings_from_env
-from consumers.runtime import TopicConsumer
 from consumers.topics import all_topics, create_topics
 from relay.outbox import OutboxRelay
 

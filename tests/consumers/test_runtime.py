@@ -12,13 +12,13 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import TopicPartition
+from consumers.runtime import TopicConsumer
+from service.apply import BatchOutcome
 
 from configuration import Settings, settings_from_env
-from consumers.runtime import TopicConsumer
 from schemas import record_key
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
-from service.apply import BatchOutcome
 from service.unit_of_work import Inbound
 
 TOPIC = "orders"

@@ -1,22 +1,34 @@
 from __future__ import annotations
 
+import datetime as dt
+
 from domain.case_events import CaseEvent
-from domain.order import Order, SellerStanding
+from domain.decision import SellerStanding
+from domain.order import Order
 from domain.policy import Policy
 from domain.records import InboundRecord
+from domain.timeline import advance
 
 POLICY = Policy()
 
 
 def run(*records: InboundRecord, order: Order | None = None,
         seller: SellerStanding | None = None) -> tuple[Order, list[CaseEvent]]:
-    """Apply records in order to one order; return it and every event they caused."""
+    """Decide records one by one, each as the watermark passes it (deadlines due by
+    then fire); return the order and every event they caused."""
     order = order or Order("o1")
-    seller = seller or SellerStanding("s1")
+    sellers = {"s1": seller or SellerStanding("s1")}
     events: list[CaseEvent] = []
     for record in records:
-        events += order.apply(record, POLICY, seller)
+        events += advance(order, [record], record.occurred_at, POLICY, sellers).events
     return order, events
+
+
+def sweep(order: Order, now: dt.datetime, seller: SellerStanding | None = None
+          ) -> list[CaseEvent]:
+    """The watermark passes `now` with no new record: the time rules due fire."""
+    sellers = {"s1": seller or SellerStanding("s1")}
+    return advance(order, [], now, POLICY, sellers).events
 
 
 def types(events: list[CaseEvent]) -> list[str]:

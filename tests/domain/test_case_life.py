@@ -7,8 +7,10 @@ import datetime as dt
 
 import pytest
 
-from domain.order import SellerStanding
+from domain.decision import SellerStanding
 from domain.records import Address, Money
+from domain.revisions import PublishedDecision, revise
+from domain.timeline import redecide
 from tests.builders import (
     ELIGIBLE,
     HOME,
@@ -23,7 +25,7 @@ from tests.builders import (
     refund,
     support,
 )
-from tests.domain.helpers import POLICY, rejection, run, types
+from tests.domain.helpers import POLICY, rejection, run, sweep, types
 
 DAY = dt.timedelta(days=1)
 OPENED = ELIGIBLE + DAY
@@ -52,7 +54,7 @@ def test_plain_messages_and_reports_from_others_publish_nothing():
 def test_seller_taking_part_in_time_prevents_inactivity_escalation(participation):
     order, _ = run(placed(), open_case(at=OPENED), participation())
     assert order.case.seller_took_part_at == OPENED + DAY
-    events = order.sweep(OPENED + 3 * DAY, POLICY)
+    events = sweep(order, OPENED + 3 * DAY)
     assert "CaseEscalated" not in types(events)
 
 
@@ -154,11 +156,11 @@ def test_escalation_needs_the_buyer_and_an_open_case():
 
 def test_sweeper_announces_escalation_once_after_three_days():
     order, _ = run(placed(), open_case(at=OPENED), add_tracking(at=OPENED + DAY))
-    assert order.sweep(OPENED + 3 * DAY - dt.timedelta(seconds=1), POLICY) == []
-    events = order.sweep(OPENED + 3 * DAY, POLICY)
+    assert sweep(order, OPENED + 3 * DAY - dt.timedelta(seconds=1)) == []
+    events = sweep(order, OPENED + 3 * DAY)
     assert types(events) == ["EscalationAvailable"]
     assert events[0].occurred_at == OPENED + 3 * DAY
-    assert order.sweep(OPENED + 4 * DAY, POLICY) == []
+    assert sweep(order, OPENED + 4 * DAY) == []
 
 
 # ---- rule 7: early escalation ------------------------------------------------------------
@@ -172,10 +174,10 @@ def test_support_escalates_at_any_time_with_a_reason():
 
 def test_sweeper_escalates_for_seller_inactivity_once():
     order, _ = run(placed(), open_case(at=OPENED))
-    events = order.sweep(OPENED + 3 * DAY, POLICY)
+    events = sweep(order, OPENED + 3 * DAY)
     assert types(events) == ["CaseEscalated"]
     assert (events[0].by, events[0].reason) == ("platform", "seller_inactivity")
-    assert order.sweep(OPENED + 10 * DAY, POLICY) == []
+    assert sweep(order, OPENED + 10 * DAY) == []
     assert order.case.state == "escalated"
 
 
@@ -188,31 +190,64 @@ def test_a_deadline_that_passed_fires_before_a_later_record_without_waiting_for_
     assert order.case.escalated_by == "platform" and order.case.state == "closed"
 
 
-def test_a_sweep_past_a_record_that_then_arrives_late_puts_the_deadline_after_it():
-    order, _ = run(placed(), open_case(at=OPENED))
-    assert types(order.sweep(OPENED + 5 * DAY, POLICY)) == ["CaseEscalated"]
-    # the seller had answered in time; its message only arrives now
+def test_a_record_that_arrives_after_its_time_was_decided_supersedes_what_it_changes():
+    placing, opening = placed(), open_case(at=OPENED)
+    order, published = run(placing, opening)
+    published += sweep(order, OPENED + 5 * DAY)
+    assert types(published) == ["CaseOpened", "CaseEscalated"]
+    # the seller had answered in time; its message only arrives now: the history is
+    # decided again with it in its place, and the difference is what gets published
     late = message(at=OPENED + DAY, sender_id="s1", sender_role="seller", kind="message")
-    events = order.apply(late, POLICY, SellerStanding("s1"))
-    assert types(events) == ["EscalationAvailable"]  # the escalation already given out stays
-    assert order.case.state == "open" and order.case.seller_took_part_at == late.occurred_at
+    again, decision = redecide("o1", [placing, opening, late], OPENED + 5 * DAY, POLICY,
+                               {"s1": SellerStanding("s1")})
+    assert again.case.state == "open" and again.case.seller_took_part_at == late.occurred_at
+    stands = {e.decision_key: PublishedDecision(e.event_id, e.type, _content(e))
+              for e in published}
+    events = revise(again, stands, decision.events, late, _content)
+    assert types(events) == ["DecisionSuperseded", "EscalationAvailable"]
+    assert events[0].superseded_event_id == published[1].event_id
+    assert events[0].late_event_id == late.event_id
+
+
+def test_a_decision_taken_again_differently_is_published_under_a_new_id():
+    placing, opening, part = placed(), open_case(at=OPENED), refund(amount=1000,
+                                                                    at=OPENED + DAY)
+    _, published = run(placing, opening, part)
+    assert [e.full for e in published[1:]] == [False]
+    late = captured(amount=1000)  # only 1,000 was captured: that refund was full
+    again, decision = redecide("o1", [placing, late, opening, part], OPENED + DAY, POLICY,
+                               {})
+    stands = {e.decision_key: PublishedDecision(e.event_id, e.type, _content(e))
+              for e in published}
+    events = revise(again, stands, decision.events, late, _content)
+    assert types(events) == ["DecisionSuperseded", "RefundRecorded", "CaseClosed"]
+    assert events[0].superseded_event_id == published[1].event_id
+    assert events[1].decision_key == published[1].decision_key
+    assert events[1].event_id != published[1].event_id and events[1].full is True
+
+
+def _content(event):
+    record = event.to_record()
+    record.pop("event_id")
+    return repr(sorted(record.items()))
 
 
 # ---- rule 8: late delivery ---------------------------------------------------------------
 
 def test_case_live_for_365_days_becomes_a_late_delivery_once():
     order, _ = run(placed(), open_case(at=OPENED), add_tracking(at=OPENED + DAY))
-    order.sweep(OPENED + 3 * DAY, POLICY)
-    events = order.sweep(OPENED + 365 * DAY, POLICY)
+    sweep(order, OPENED + 3 * DAY)
+    events = sweep(order, OPENED + 365 * DAY)
     assert types(events) == ["LateDelivery"]
-    assert order.sweep(OPENED + 400 * DAY, POLICY) == []
+    assert sweep(order, OPENED + 400 * DAY) == []
 
 
 def test_late_delivery_only_closes_by_full_refund():
     order, _ = run(placed(), open_case(at=OPENED), support("escalate", at=OPENED))
     late = OPENED + 365 * DAY
     _, events = run(close_case(at=late), support("close", at=late), order=order)
-    assert [e.rejection for e in events] == ["late_delivery_requires_full_refund"] * 2
+    assert types(events) == ["ActionRejected", "LateDelivery", "ActionRejected"]
+    assert [e.rejection for e in events[::2]] == ["late_delivery_requires_full_refund"] * 2
     _, events = run(refund(amount=2599, at=late + DAY), order=order)
     assert events[-1].type == "CaseClosed" and events[-1].close_reason == "full_refund"
 
@@ -273,7 +308,8 @@ def test_suspension_and_reinstatement_eligibility():
     _, events = run(close_case(at=OPENED + 7 * DAY), order=order, seller=seller)
     assert types(events) == ["CaseClosed", "SellerReinstatementEligible"]
     assert seller.suspended  # never reinstated by itself
-    _, events = run(support("reinstate_seller", reason="resolved"), order=order, seller=seller)
+    _, events = run(support("reinstate_seller", reason="resolved", at=OPENED + 8 * DAY),
+                    order=order, seller=seller)
     assert events[-1].type == "SellerReinstated" and not seller.suspended
 
 

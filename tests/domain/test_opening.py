@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 
 from tests.builders import ELIGIBLE, T0, cancelled, close_case, open_case, placed, refund
-from tests.domain.helpers import POLICY, rejection, run, types
+from tests.domain.helpers import rejection, run, sweep, types
 
 DAY = dt.timedelta(days=1)
 
@@ -30,8 +30,8 @@ def test_unknown_order_is_held_and_decided_when_the_order_arrives():
 def test_held_request_is_rejected_unknown_order_after_24_hours():
     action = open_case()
     order, _ = run(action)
-    assert order.sweep(action.occurred_at + dt.timedelta(hours=23), POLICY) == []
-    events = order.sweep(action.occurred_at + dt.timedelta(hours=24), POLICY)
+    assert sweep(order, action.occurred_at + dt.timedelta(hours=23)) == []
+    events = sweep(order, action.occurred_at + dt.timedelta(hours=24))
     assert rejection(events) == "unknown_order"
     assert events[0].occurred_at == action.occurred_at + dt.timedelta(hours=24)
     assert order.held == []

@@ -2,12 +2,11 @@
 
 import datetime as dt
 
-import pytest
-
-from domain.order import InvalidRecord
-from domain.records import Money
-from tests.builders import captured, open_case, placed, refund, support
-from tests.domain.helpers import rejection, run, types
+from domain.order import Order
+from domain.records import Money, PaymentCaptured
+from domain.timeline import advance
+from tests.builders import T0, captured, open_case, placed, refund
+from tests.domain.helpers import POLICY, rejection, run, types
 
 DAY = dt.timedelta(days=1)
 
@@ -62,42 +61,53 @@ def test_refund_on_a_closed_case_publishes_nothing():
     assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed"]
 
 
-def test_refund_in_another_currency_than_the_order_is_invalid_and_changes_nothing():
+def test_refund_in_another_currency_than_the_order_is_bad_input_and_changes_nothing():
     order, _ = run(placed(), open_case())
-    with pytest.raises(InvalidRecord, match="currency USD differs"):
-        run(refund(amount=1, currency="USD"), order=order)
-    assert order.marketplace_refunds == [] and order.refund_ids == []
+    usd = refund(amount=1, currency="USD")
+    decision = advance(order, [usd], usd.occurred_at, POLICY, {})
+    assert decision.invalid == [(usd.event_id, "currency USD differs from the order's EUR")]
+    assert decision.events == [] and order.refunds == []
 
 
-def test_a_refund_after_the_opening_that_arrives_first_closes_the_case_at_its_own_time():
-    opening = open_case()
-    later = refund(amount=2599, at=opening.occurred_at + dt.timedelta(hours=1))
-    _, events = run(placed(), later, opening)
-    assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed"]
-    assert events[2].close_reason == "full_refund"
-    assert events[2].occurred_at == later.occurred_at
-    assert events[2].cause_id == later.event_id
+def test_money_before_the_order_is_known_is_checked_when_it_is_placed():
+    wrong = PaymentCaptured(event_id="pay-usd", occurred_at=T0 - DAY, order_id="o1",
+                            payment_id="p-usd", amount=Money(100, "USD"),
+                            provider="aliberber_payments")
+    order = Order("o1")
+    placing = placed()
+    decision = advance(order, [wrong, placing], placing.occurred_at, POLICY, {})
+    assert decision.invalid == [("pay-usd", "currency USD differs from the order's EUR")]
+    assert order.payments == []
 
 
-def test_an_action_between_the_opening_and_an_early_arriving_refund_still_counts():
-    opening = open_case()
-    escalation = support("escalate", at=opening.occurred_at + DAY)
-    later = refund(amount=2599, at=opening.occurred_at + 2 * DAY)
-    order, events = run(placed(), later, opening, escalation)
-    assert types(events) == ["CaseOpened", "RefundRecorded", "CaseClosed", "CaseEscalated"]
-    assert order.case is not None and order.case.state == "closed"
-    assert order.case.escalated_by == "platform"  # as if everything had come in time order
-    in_time_order, _ = run(placed(), opening, escalation, later)
-    assert in_time_order.case == order.case
+def test_captures_beyond_the_order_total_are_bad_input():
+    order, _ = run(placed(), captured(amount=2000))
+    more = captured(amount=600)
+    decision = advance(order, [more], more.occurred_at, POLICY, {})
+    assert decision.invalid == [(more.event_id, "captures would reach 2600 EUR, more than "
+                                                "the order's total of 2599")]
+    assert order.paid() == 2000
 
 
-def test_refund_before_the_opening_makes_it_already_refunded_whatever_the_arrival():
+def test_refunds_beyond_what_was_captured_are_bad_input_and_close_nothing():
+    order, _ = run(placed(), captured(amount=2000), open_case())
+    too_much = refund(amount=20_000)
+    decision = advance(order, [too_much], too_much.occurred_at, POLICY, {})
+    assert decision.invalid == [(too_much.event_id, "refunds would reach 20000 EUR, more "
+                                                    "than the 2000 captured")]
+    assert decision.events == [] and order.case.state == "open"
+
+
+def test_without_a_capture_refunds_are_bounded_by_the_order_total():
+    order, _ = run(placed(), open_case())
+    too_much = refund(amount=2600)
+    decision = advance(order, [too_much], too_much.occurred_at, POLICY, {})
+    assert decision.invalid[0][1] == ("refunds would reach 2600 EUR, more than the 2599 of "
+                                      "the order's total")
+
+
+def test_refund_before_the_opening_makes_it_already_refunded():
     opening = open_case()
     earlier = refund(amount=2599, at=opening.occurred_at - dt.timedelta(hours=1))
     _, events = run(placed(), earlier, opening)
     assert rejection(events) == "already_refunded"
-    # arriving after the opening, the refund re-decides it: the CaseOpened already given
-    # out stays given out, and the rejection follows it
-    order, events = run(placed(), opening, earlier)
-    assert types(events) == ["CaseOpened", "ActionRejected"]
-    assert rejection(events[1:]) == "already_refunded" and order.case is None

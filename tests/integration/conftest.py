@@ -17,9 +17,9 @@ import pytest
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from psycopg import sql
 
+from bootstrap.kafka import consumer_group
 from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
-from consumers.runtime import consumer_group
 from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
 from schemas.json_form import to_json

@@ -21,12 +21,12 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaError, Message, Producer
+from consumers.dlq import read_headers
+from consumers.runtime import MAX_KEY_BYTES, TopicConsumer
 from fastavro import schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
-from consumers.dlq import read_headers
-from consumers.runtime import MAX_KEY_BYTES, TopicConsumer
 from domain.order import Order
 from domain.records import from_record
 from schemas import INBOUND_TOPICS

@@ -21,14 +21,14 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from psycopg import sql
+from service.apply import BatchOutcome, apply_batch
+from storage.unit_of_work import unit_of_work
 
 from configuration import Settings
 from domain.records import from_record
 from relay.outbox import OutboxRelay
-from service.apply import BatchOutcome, apply_batch
 from service.unit_of_work import Cause, Inbound
 from storage.migrate import migrate
-from storage.unit_of_work import unit_of_work
 from tests.integration.conftest import published_events, wait_for
 from tests.integration.scenario import Scenario
 

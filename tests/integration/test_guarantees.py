@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-
 from consumers.dlq import read_headers
+
 from schemas.codec import shared_codec
 from tests.integration.conftest import (
     db_events,

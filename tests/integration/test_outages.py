@@ -26,9 +26,9 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
+from bootstrap.kafka import consumer_group
 from cases_cli.commands import setup, sweep_pass
 from configuration import Settings, settings_from_env
-from consumers.runtime import consumer_group
 from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
 from tests.conftest import REPO, SERVICES, _parse_env_lines

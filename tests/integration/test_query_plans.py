@@ -6,12 +6,12 @@ from __future__ import annotations
 import psycopg
 import pytest
 from psycopg import sql
+from service.apply import apply_batch
+from storage.unit_of_work import unit_of_work
 
 from domain.policy import Policy
 from domain.records import InboundRecord
-from service.apply import apply_batch
 from service.unit_of_work import Cause, Inbound
-from storage.unit_of_work import unit_of_work
 from tests.builders import add_tracking, captured, delivered, message, open_case, placed
 
 POLICY = Policy()

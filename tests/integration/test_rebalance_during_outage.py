@@ -14,12 +14,12 @@ import time
 import uuid
 from typing import Any
 
+import consumers.runtime as runtime
 import psycopg
 import pytest
-
-import consumers.runtime as runtime
-from configuration import Settings
 from consumers.runtime import TopicConsumer
+
+from configuration import Settings
 from schemas.json_form import from_json
 from service.unit_of_work import Inbound
 from tests.integration.conftest import produce, wait_for

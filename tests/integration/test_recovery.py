@@ -14,10 +14,10 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Producer
-
-from configuration import Settings
 from consumers.dlq import DeadLetter, dlq_headers, read_headers
-from consumers.runtime import consumer_group
+
+from bootstrap.kafka import consumer_group
+from configuration import Settings
 from domain.order import Case
 from schemas import INBOUND_TOPICS, dlq_topic
 from schemas.codec import shared_codec

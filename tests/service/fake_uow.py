@@ -1,80 +1,192 @@
-"""An in-memory unit of work: the storage boundary faked for service-layer tests."""
+"""An in-memory store: the storage boundary faked for service-layer tests. It keeps what
+PostgreSQL keeps (storage/), with the same meaning, and no transactions."""
 
 from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
-from domain.order import CarrierReport, Order, SellerStanding
-from domain.records import AddTracking
-from service.unit_of_work import Inbound, RecordedEvent
+from domain import deadlines
+from domain.case_events import CaseEvent, DecisionSuperseded
+from domain.decision import SellerStanding
+from domain.order import Order
+from domain.parcel import Parcel
+from domain.policy import Policy
+from domain.records import OrderPlaced, SupportAction, TrackingUpdated
+from domain.revisions import PublishedDecision
+from domain.vocabulary import STANDING_ACTIONS
+from service.unit_of_work import (
+    Claimed,
+    Inbound,
+    Loaded,
+    PartitionStep,
+    RecordedEvent,
+    Refused,
+    Report,
+    Stored,
+    Work,
+    trace_of,
+)
 
 
-class FakeUnitOfWork:
-    def __init__(self) -> None:
-        self.inbox: set[str] = set()
-        self.orders: dict[str, Order] = {}
-        self.sellers: dict[str, SellerStanding] = {}
-        self.reports: dict[str, CarrierReport] = {}
-        self.proofs: set[tuple[str, str]] = set()
-        self.events: list[RecordedEvent] = []
+@dataclass
+class FakeStore:
+    policy: Policy = field(default_factory=Policy)
+    inbox: dict[str, bytes] = field(default_factory=dict)
+    #: every record kept, by event_id, with whether it was decided
+    records: dict[str, tuple[Stored, bool]] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    sellers: dict[str, SellerStanding] = field(default_factory=dict)
+    #: the outbox: every case event, in the order they were appended
+    events: list[RecordedEvent] = field(default_factory=list)
+    superseded: set[str] = field(default_factory=set)
+    dead_letters: list[Refused] = field(default_factory=list)
+    progress: dict[tuple[str, int], tuple[int, dt.datetime | None]] = field(
+        default_factory=dict)
+    arrivals: int = 0
 
-    def claim(self, items: list[Inbound]) -> list[Inbound]:
-        fresh = []
+    @contextmanager
+    def unit(self) -> Iterator[FakeStore]:
+        yield self
+
+    # ---- StoreUnitOfWork ----------------------------------------------------------------
+
+    def claim(self, items: list[Inbound]) -> Claimed:
+        claimed = Claimed()
         for item in items:
-            if item.cause.event_id not in self.inbox:
-                self.inbox.add(item.cause.event_id)
-                fresh.append(item)
-        return fresh
+            known = self.inbox.get(item.cause.event_id)
+            if known is None:
+                self.inbox[item.cause.event_id] = item.fingerprint
+                claimed.fresh.append(item)
+            elif known == item.fingerprint:
+                claimed.duplicates += 1
+            else:
+                claimed.conflicts.append((item, "event_id used by another record"))
+        return claimed
 
-    def unclaim(self, event_ids: Iterable[str]) -> None:
-        self.inbox -= set(event_ids)
+    def store(self, items: list[Inbound]) -> None:
+        for item in items:
+            self.records[item.cause.event_id] = (Stored(item.cause, item.record,
+                                                        trace_of(item.headers)),
+                                                 False)
 
-    def history_tracking_keys(self, order_ids: Iterable[str]) -> set[str]:
-        return {f"{h.carrier}:{h.tracking_number}" for i in order_ids if i in self.orders
-                for h in self.orders[i].timeline if isinstance(h, AddTracking)}
+    def advance(self, steps: list[PartitionStep]) -> None:
+        for step in steps:
+            offset, frontier = self.progress.get((step.topic, step.partition), (0, None))
+            if step.frontier is not None and (frontier is None or step.frontier > frontier):
+                frontier = step.frontier
+            self.progress[step.topic, step.partition] = (max(offset, step.next_offset),
+                                                         frontier)
 
-    def record_carrier_reports(self, reports: dict[str, CarrierReport]) -> None:
-        for key, report in reports.items():
-            stored = self.reports.get(key)
-            if stored is None or report.occurred_at >= stored.occurred_at:
-                self.reports[key] = report
+    # ---- DecideUnitOfWork ---------------------------------------------------------------
 
-    def lock_carrier_reports(self, keys: Iterable[str]) -> dict[str, CarrierReport]:
-        return {k: copy.deepcopy(self.reports[k]) for k in keys if k in self.reports}
+    def _order_of(self, stored: Stored) -> str | None:
+        return getattr(stored.record, "order_id", None)
 
-    def orders_with_proof(self, keys: Iterable[str]) -> dict[str, list[str]]:
-        keys = set(keys)
-        linked: dict[str, list[str]] = {}
-        for key, order_id in sorted(self.proofs):
-            if key in keys:
-                linked.setdefault(key, []).append(order_id)
-        return linked
+    def work(self, until: dt.datetime) -> Work:
+        ids: set[str] = set()
+        reports: list[str] = []
+        for event_id, (stored, decided) in self.records.items():
+            if decided or stored.record.occurred_at > until:
+                continue
+            order_id = self._order_of(stored)
+            if order_id is not None:
+                ids.add(order_id)
+                continue
+            reports.append(event_id)
+            parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
+            ids |= {o.order_id for o in self.orders.values() if parcel in o.tracked_parcels()}
+        ids |= {o.order_id for o in self.orders.values()
+                if (due := deadlines.next_deadline(o, self.policy)) is not None
+                and due <= until}
+        return Work(sorted(ids), reports)
 
-    def lock_orders(self, order_ids: Iterable[str]) -> dict[str, Order]:
-        return {i: copy.deepcopy(self.orders.get(i, Order(i))) for i in order_ids}
+    def load(self, order_ids: list[str], until: dt.datetime) -> Loaded:
+        undecided: dict[str, list[Stored]] = {}
+        for stored, decided in self.records.values():
+            order_id = self._order_of(stored)
+            if not decided and order_id in order_ids and stored.record.occurred_at <= until:
+                undecided.setdefault(order_id, []).append(stored)
+        orders = {i: copy.deepcopy(self.orders.get(i, Order(i))) for i in order_ids}
+        seller_ids = {o.terms.seller_id for o in orders.values() if o.terms}
+        seller_ids |= {s.record.seller_id for ss in undecided.values() for s in ss
+                       if isinstance(s.record, OrderPlaced)}
+        return Loaded(orders, undecided, self.lock_sellers(seller_ids))
 
-    def lock_sellers(self, seller_ids: Iterable[str], exclusive: bool = True
-                     ) -> dict[str, SellerStanding]:
-        self.exclusive_seller_locks = exclusive
+    def reports(self, parcels: Iterable[Parcel], until: dt.datetime
+                ) -> dict[Parcel, list[Report]]:
+        wanted = set(parcels)
+        found: dict[Parcel, list[Report]] = {}
+        for stored, decided in self.records.values():
+            record = stored.record
+            if isinstance(record, TrackingUpdated) and record.occurred_at <= until:
+                parcel = Parcel.of(record)
+                if parcel in wanted:
+                    found.setdefault(parcel, []).append(Report(stored, decided))
+        return found
+
+    def history(self, order_id: str, until: dt.datetime) -> list[Stored]:
+        return [stored for stored, _ in self.records.values()
+                if self._order_of(stored) == order_id and stored.record.occurred_at <= until]
+
+    def published(self, order_id: str) -> Mapping[str, PublishedDecision]:
+        return {r.event.decision_key: PublishedDecision(r.event.event_id, r.event.type,
+                                                        self.content(r.event))
+                for r in self.events
+                if r.event.order_id == order_id and r.event.event_id not in self.superseded
+                and not isinstance(r.event, DecisionSuperseded)}
+
+    def undecided_standing(self, until: dt.datetime) -> list[tuple[str, Stored]]:
+        sellers = {r.order_id: r.seller_id for r in (s.record for s, _ in self.records.values())
+                   if isinstance(r, OrderPlaced) and r.occurred_at <= until}
+        sellers |= {o.order_id: o.terms.seller_id for o in self.orders.values() if o.terms}
+        found = []
+        for stored, decided in self.records.values():
+            record = stored.record
+            if (not decided and isinstance(record, SupportAction)
+                    and record.action in STANDING_ACTIONS and record.occurred_at <= until
+                    and record.order_id in sellers):
+                found.append((sellers[record.order_id], stored))
+        return found
+
+    def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]:
         return {i: copy.deepcopy(self.sellers.get(i, SellerStanding(i))) for i in seller_ids}
 
-    def lock_due_orders(self, now: dt.datetime, limit: int) -> dict[str, Order]:
-        due = {}
-        for order_id in sorted(self.orders):
-            at = self.orders[order_id].due_at(self.policy)
-            if at is not None and at <= now and len(due) < limit:
-                due[order_id] = copy.deepcopy(self.orders[order_id])
-        return due
-
-    def save(self, orders, sellers, proofs, events) -> None:
+    def save(self, orders: Iterable[Order], sellers: Iterable[SellerStanding],
+             decided: Iterable[str], refused: list[Refused],
+             events: list[RecordedEvent]) -> None:
         for order in orders:
-            self.orders[order.order_id] = order
+            self.orders[order.order_id] = copy.deepcopy(order)
         for seller in sellers:
-            self.sellers[seller.seller_id] = seller
-        self.proofs |= set(proofs)
-        known = {e.event.event_id for e in self.events}
-        self.events += [e for e in events if e.event.event_id not in known]
+            self.sellers[seller.seller_id] = copy.deepcopy(seller)
+        for event_id in decided:
+            if event_id in self.records:
+                self.records[event_id] = (self.records[event_id][0], True)
+        for bad in refused:
+            self.records.pop(bad.cause.event_id, None)
+            self.inbox.pop(bad.cause.event_id, None)
+            self.dead_letters.append(bad)
+        known = {r.event.event_id for r in self.events}
+        for recorded in events:
+            if recorded.event.event_id not in known:
+                self.events.append(recorded)
+            if recorded.supersedes:
+                self.superseded.add(recorded.supersedes)
 
-    policy = None  # set by tests that sweep
+    def reports_decided(self, event_ids: list[str]) -> None:
+        for event_id in event_ids:
+            if event_id in self.records:
+                self.records[event_id] = (self.records[event_id][0], True)
+
+    def content(self, event: CaseEvent) -> object:
+        record = event.to_record()
+        record.pop("event_id")
+        return repr(sorted(record.items()))
+
+    def published_events(self, order_id: str | None = None) -> list[CaseEvent]:
+        return [r.event for r in self.events
+                if order_id is None or r.event.order_id == order_id]
+

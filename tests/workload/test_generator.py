@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 from functools import cache
 
 import pytest
 
-from consumers.runtime import decode
+from consumers import CONSUMERS
+from consumers.batch import Limits, decode
+from consumers.inbound import InboundMessage
 from domain.policy import Policy
 from domain.records import from_record
 from schemas import INBOUND_TOPICS, record_key
 from schemas.codec import shared_codec
 from schemas.json_form import check_contract, from_json, to_json
-from service.apply import apply_batch
-from service.sweep import sweep_due
+from service.decide import decide_until
+from service.store import store_batch
 from service.unit_of_work import Cause, Inbound
-from tests.service.fake_uow import FakeUnitOfWork
+from tests.service.fake_uow import FakeStore
 from workload.generator import Published, generate
 
 ORDERS = 2000
@@ -29,25 +30,7 @@ def workload() -> tuple[Published, ...]:
     return tuple(generate(11, ORDERS))
 
 
-@dataclass
-class FakeMessage:
-    """What `consumers.runtime.decode` reads from a Kafka message."""
-
-    _key: bytes
-    _value: bytes
-    _offset: int
-
-    def key(self) -> bytes:
-        return self._key
-
-    def value(self) -> bytes:
-        return self._value
-
-    def partition(self) -> int:
-        return 0
-
-    def offset(self) -> int:
-        return self._offset
+LIMITS = Limits(512 * 1024, dt.timedelta(seconds=5))
 
 
 def test_a_seed_always_gives_the_same_records_in_the_same_order():
@@ -74,7 +57,8 @@ def test_every_record_encodes_decodes_and_passes_the_contract():
         assert codec.decode(value) == item.record
         check_contract(item.record)
         assert from_json(item.topic, to_json(item.record)) == item.record
-        decoded = decode(item.topic, FakeMessage(item.key.encode(), value, offset))  # type: ignore[arg-type]
+        message = InboundMessage(item.topic, 0, offset, item.key.encode(), value)
+        decoded = decode(CONSUMERS[item.topic], message, LIMITS)
         assert isinstance(decoded, Inbound), (item, decoded)
 
 
@@ -110,25 +94,30 @@ def test_traffic_far_outnumbers_case_actions():
     assert per_type["RefundIssued"] > 0.05 * ORDERS
 
 
-def _apply_all(items: tuple[Published, ...]) -> tuple[FakeUnitOfWork, int]:
-    uow, policy, invalid = FakeUnitOfWork(), Policy(), 0
-    uow.policy = policy  # type: ignore[assignment]
+def _decide_all(items: tuple[Published, ...], until: dt.datetime) -> FakeStore:
+    """Every record stored (in batches per topic, as the consumers take them), then
+    decided up to `until`, as the sweeper does once the watermark passes."""
+    store = FakeStore(Policy())
     by_topic: dict[str, list[Inbound]] = defaultdict(list)
-    for offset, item in enumerate(items):  # batches per topic, as the consumers take them
-        batch = by_topic[item.topic]
-        batch.append(Inbound(Cause(item.topic, 0, offset, item.record["event_id"]),
-                             from_record(item.record)))
-        if len(batch) == 50:
-            invalid += len(apply_batch(uow, batch, policy).invalid)
-            batch.clear()
+    for offset, item in enumerate(items):
+        by_topic[item.topic].append(Inbound(Cause(item.topic, 0, offset,
+                                                  item.record["event_id"]),
+                                            from_record(item.record)))
     for batch in by_topic.values():
-        invalid += len(apply_batch(uow, batch, policy).invalid)
-    return uow, invalid
+        for start in range(0, len(batch), 50):
+            store_batch(store, batch[start:start + 50], [])
+    decide_until(store.unit, until, store.policy)
+    return store
+
+
+LAST = dt.datetime(2026, 8, 1, tzinfo=dt.UTC)  # after the last record of the workload
 
 
 def test_cases_end_every_way_the_policy_allows_and_nothing_is_bad_input():
-    uow, invalid = _apply_all(workload())
-    assert invalid == 0
+    items = workload()
+    assert max(p.record["occurred_at"] for p in items) < LAST
+    uow = _decide_all(items, LAST)
+    assert uow.dead_letters == []
     events = Counter(e.event.type for e in uow.events)
     closes = Counter(getattr(e.event, "close_reason", None) for e in uow.events
                      if e.event.type == "CaseClosed")
@@ -143,9 +132,8 @@ def test_cases_end_every_way_the_policy_allows_and_nothing_is_bad_input():
 
 @pytest.mark.parametrize("orders", [300])
 def test_a_sweep_far_in_the_future_makes_open_cases_late(orders):
-    uow, _ = _apply_all(tuple(generate(3, orders)))
+    uow = _decide_all(tuple(generate(3, orders)), LAST)
     before = len(uow.events)
-    while sweep_due(uow, dt.datetime(2028, 1, 1, tzinfo=dt.UTC), Policy(), 500) == 500:
-        pass
+    decide_until(uow.unit, dt.datetime(2028, 1, 1, tzinfo=dt.UTC), uow.policy)
     swept = Counter(e.event.type for e in uow.events[before:])
-    assert swept["LateDelivery"] > 0 and swept["CaseEscalated"] > 0
+    assert swept["LateDelivery"] > 0

@@ -1,0 +1,223 @@
+"""The sweeper's decisions: everything the watermark has passed, each order's records
+and time rules in the order they happened.
+
+A pass runs up to a moment (`until`, the watermark; `cases sweep --now` for operators)
+and touches only the orders with something to decide: a record not decided yet, a time
+rule due, or a new carrier report on a parcel their case names. Each is decided where it
+stands (`timeline.advance`), unless a record arrived after the order's history had been
+decided past its time: then the whole history is decided again and what differs from
+what was published is published (`domain.revisions`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+
+import structlog
+
+from domain.case_events import CaseEvent, DecisionSuperseded
+from domain.decision import SellerStanding
+from domain.order import Order
+from domain.parcel import CarrierReport, Parcel
+from domain.policy import Policy
+from domain.records import AddTracking, SupportAction, TrackingUpdated
+from domain.revisions import revise
+from domain.timeline import advance, happened, is_late, redecide
+from domain.vocabulary import Role, Rule, SupportActionKind
+from service.unit_of_work import (
+    SWEEPER_TOPIC,
+    Cause,
+    DecideUnitOfWork,
+    RecordedEvent,
+    Refused,
+    Stored,
+)
+
+log = structlog.get_logger("sweeper")
+
+#: orders per transaction
+CHUNK = 500
+
+
+@dataclass
+class PassReport:
+    until: dt.datetime | None = None
+    orders: int = 0
+    records: int = 0
+    events: int = 0
+    #: orders whose history was decided again for a record that came too late
+    late_orders: int = 0
+    superseded: int = 0
+    refused: int = 0
+    standing: int = 0
+    deadlines: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: PassReport) -> None:
+        for name in ("orders", "records", "events", "late_orders", "superseded", "refused",
+                     "standing"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for rule, count in other.deadlines.items():
+            self.deadlines[rule] = self.deadlines.get(rule, 0) + count
+
+
+Units = Callable[[], AbstractContextManager[DecideUnitOfWork]]
+
+
+def decide_until(units: Units, until: dt.datetime, policy: Policy,
+                 chunk: int = CHUNK) -> PassReport:
+    """One pass: everything due by `until`, `chunk` orders per transaction."""
+    report = PassReport(until=until)
+    with units() as uow:
+        report.standing = decide_standing(uow, until)
+    with units() as uow:
+        work = uow.work(until)
+    for start in range(0, len(work.order_ids), chunk):
+        with units() as uow:
+            report.add(decide_orders(uow, work.order_ids[start:start + chunk], until,
+                                     policy))
+    if work.reports:
+        with units() as uow:
+            uow.reports_decided(work.reports)
+    return report
+
+
+def decide_standing(uow: DecideUnitOfWork, until: dt.datetime) -> int:
+    """Support's suspensions and reinstatements first, across every seller in time
+    order: a standing is shared by all of a seller's orders, and a case closing later
+    in the same pass must read it as it stood then."""
+    pending = uow.undecided_standing(until)
+    if not pending:
+        return 0
+    sellers = uow.lock_sellers({seller_id for seller_id, _ in pending})
+    for seller_id, stored in sorted(pending, key=lambda p: happened(p[1].record)):
+        action = stored.record
+        assert isinstance(action, SupportAction)
+        if action.actor_role != Role.SUPPORT:
+            continue  # refused as its order is decided; the standing is not touched
+        sellers[seller_id].decide(action.occurred_at, action.event_id,
+                                  action.action == SupportActionKind.SUSPEND_SELLER,
+                                  action.reason)
+    uow.save([], sellers.values(), [], [], [])
+    return len(pending)
+
+
+def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetime,
+                  policy: Policy) -> PassReport:
+    """Decide these orders up to `until` in one transaction; the caller commits."""
+    report = PassReport(until=until)
+    loaded = uow.load(order_ids, until)
+    events: list[RecordedEvent] = []
+    refused: list[Refused] = []
+    decided: list[str] = []
+    for order_id in order_ids:
+        order = loaded.orders[order_id]
+        undecided = loaded.undecided.get(order_id, [])
+        decided += [s.record.event_id for s in undecided]
+        report.records += len(undecided)
+        entries, late = _entries(uow, order, undecided, until)
+        if late:
+            order, outcome = _decide_again(uow, order_id, order, late, until, policy,
+                                           loaded.sellers)
+            loaded.orders[order_id] = order
+            report.late_orders += 1
+            superseded = sum(isinstance(e, DecisionSuperseded) for e in outcome.events)
+            report.superseded += superseded
+            log.warning("late_record_decided_again", order_id=order_id,
+                        late_event_id=late[0].record.event_id, superseded=superseded)
+        else:
+            decision = advance(order, [s.record for s in entries], until, policy,
+                               loaded.sellers)
+            outcome = Outcome(decision.events, decision.invalid, entries)
+        known = {s.record.event_id: s for s in [*undecided, *outcome.stored]}
+        events += [_recorded(event, known, late) for event in outcome.events]
+        refused += [Refused(_cause_of(event_id, known), reason)
+                    for event_id, reason in outcome.invalid]
+        _count_deadlines(report, outcome.events)
+    report.orders, report.events, report.refused = len(order_ids), len(events), len(refused)
+    uow.save(loaded.orders.values(), loaded.sellers.values(), decided, refused, events)
+    return report
+
+
+@dataclass
+class Outcome:
+    """What deciding one order gave: its events, its records refused as bad input, and
+    the stored records it was decided from."""
+
+    events: list[CaseEvent]
+    invalid: list[tuple[str, str]]
+    stored: list[Stored]
+
+
+def _entries(uow: DecideUnitOfWork, order: Order, undecided: list[Stored],
+             until: dt.datetime) -> tuple[list[Stored], list[Stored]]:
+    """The order's records to decide now, its parcels' new carrier reports among them,
+    and those that came too late to be decided in their place."""
+    entries = [s for s in undecided if not is_late(order, s.record)]
+    late = [s for s in undecided if is_late(order, s.record)]
+    tracked = order.tracked_parcels()
+    linking = {Parcel.of(s.record) for s in entries
+               if isinstance(s.record, AddTracking)} - tracked
+    if not tracked and not linking:
+        return entries, late
+    for parcel, reports in uow.reports(tracked | linking, until).items():
+        for report in reports:
+            update = report.stored.record
+            assert isinstance(update, TrackingUpdated)
+            if not is_late(order, update):
+                entries.append(report.stored)
+            elif parcel in linking:
+                # known before this order's case named the parcel: where it stood
+                order.keep_report(parcel, CarrierReport.of(update))
+            elif not report.decided:
+                late.append(report.stored)
+    return entries, late
+
+
+def _decide_again(uow: DecideUnitOfWork, order_id: str, order: Order, late: list[Stored],
+                  until: dt.datetime, policy: Policy,
+                  sellers: dict[str, SellerStanding]) -> tuple[Order, Outcome]:
+    """The order's whole history decided again, and what to publish of the difference."""
+    horizon = max(until, order.decided_through or until)
+    history = uow.history(order_id, horizon)
+    parcels = {Parcel.of(s.record) for s in history if isinstance(s.record, AddTracking)}
+    reports = [r.stored for rs in uow.reports(parcels, horizon).values() for r in rs]
+    stored = [*history, *reports]
+    fresh, decision = redecide(order_id, [s.record for s in stored], horizon, policy,
+                               sellers)
+    first_late = min((s.record for s in late), key=happened)
+    events = revise(fresh, uow.published(order_id), decision.events, first_late,
+                    uow.content)
+    return fresh, Outcome(events, decision.invalid, stored)
+
+
+def _cause_of(event_id: str, known: dict[str, Stored]) -> Cause:
+    stored = known.get(event_id)
+    return stored.cause if stored else Cause(SWEEPER_TOPIC, -1, -1, event_id)
+
+
+def _recorded(event: CaseEvent, known: dict[str, Stored], late: list[Stored]
+              ) -> RecordedEvent:
+    """The event with its cause's position and trace: the inbound record it answers,
+    the late record for a superseded decision, or the time rule (a held action's
+    position is found by storage)."""
+    if isinstance(event, DecisionSuperseded):
+        cause = known[event.late_event_id]
+        return RecordedEvent(event, cause.cause, cause.trace,
+                             supersedes=event.superseded_event_id)
+    stored = known.get(event.cause_id)
+    if stored is None:
+        return RecordedEvent(event, Cause(SWEEPER_TOPIC, -1, -1, event.cause_id))
+    return RecordedEvent(event, stored.cause, stored.trace)
+
+
+def _count_deadlines(report: PassReport, events: Iterable[CaseEvent]) -> None:
+    for event in events:
+        if event.rule in _DEADLINE_RULES:
+            report.deadlines[event.rule] = report.deadlines.get(event.rule, 0) + 1
+
+
+_DEADLINE_RULES = {Rule.UNKNOWN_ORDER, Rule.SELLER_INACTIVITY, Rule.ESCALATION_AVAILABLE,
+                   Rule.LATE_DELIVERY}

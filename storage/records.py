@@ -1,0 +1,135 @@
+"""A consumer's batch on PostgreSQL: the inbox, the records kept for the sweeper, and
+how far each partition has been read (service.unit_of_work.StoreUnitOfWork)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from domain.records import OrderPlaced, SupportAction, TrackingUpdated, record_type
+from domain.vocabulary import STANDING_ACTIONS
+from service.unit_of_work import Claimed, Inbound, PartitionStep
+from storage.transaction import Timed, dumps
+
+
+def headers_json(headers: tuple[tuple[str, bytes | None], ...]) -> str | None:
+    """Kafka headers as JSONB: [[name, base64 value or null], ...] (values are bytes)."""
+    if not headers:
+        return None
+    return dumps([[name, None if value is None else base64.b64encode(value).decode()]
+                  for name, value in headers])
+
+
+def headers_from_json(value: Any) -> tuple[tuple[str, bytes | None], ...]:
+    if not value:
+        return ()
+    return tuple((name, None if data is None else base64.b64decode(data))
+                 for name, data in value)
+
+
+class PostgresStore(Timed):
+    # ---- inbox -------------------------------------------------------------------------
+
+    def claim(self, items: list[Inbound]) -> Claimed:
+        claimed = Claimed()
+        if not items:
+            return claimed
+        rows = self.rows(
+            """
+            INSERT INTO inbox (event_id, topic, "partition", "offset", fingerprint)
+            SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::bigint[],
+                                 %b::bytea[])
+            ON CONFLICT (event_id) DO NOTHING
+            RETURNING event_id
+            """,
+            ([i.cause.event_id for i in items], [i.cause.topic for i in items],
+             [i.cause.partition for i in items], [i.cause.offset for i in items],
+             [i.fingerprint for i in items]))
+        new = {r[0] for r in rows}
+        seen: list[Inbound] = []
+        for item in items:  # a batch may hold an event_id twice: the first is the record
+            if item.cause.event_id in new:
+                new.discard(item.cause.event_id)
+                claimed.fresh.append(item)
+            else:
+                seen.append(item)
+        if not seen:
+            return claimed
+        known = {event_id: (fingerprint, topic, partition, offset)
+                 for event_id, fingerprint, topic, partition, offset in self.rows(
+                     'SELECT i.event_id, i.fingerprint, i.topic, i."partition", i."offset" '
+                     "FROM unnest(%b::text[]) AS k(id), LATERAL (SELECT * FROM inbox "
+                     "WHERE event_id = k.id OFFSET 0) AS i",
+                     (sorted({i.cause.event_id for i in seen}),))}
+        for item in seen:
+            fingerprint, topic, partition, offset = known[item.cause.event_id]
+            if bytes(fingerprint) == item.fingerprint:
+                claimed.duplicates += 1
+            else:
+                claimed.conflicts.append((item, (
+                    f"event_id {item.cause.event_id!r} already names another record (read "
+                    f"at {topic}[{partition}]@{offset}): a reused event_id with other "
+                    "content")))
+        return claimed
+
+    # ---- records -----------------------------------------------------------------------
+
+    def store(self, items: list[Inbound]) -> None:
+        reports = [i for i in items if isinstance(i.record, TrackingUpdated)]
+        orders = [i for i in items if not isinstance(i.record, TrackingUpdated)]
+        if orders:
+            self.execute(
+                """
+                INSERT INTO order_records (event_id, order_id, occurred_at, record_type,
+                    seller_id, standing, topic, "partition", "offset", "timestamp",
+                    payload, headers)
+                SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[],
+                    %b::text[], %b::boolean[], %b::text[], %b::int[], %b::bigint[],
+                    %b::bigint[], %b::bytea[], %b::jsonb[])
+                ON CONFLICT (event_id) DO NOTHING
+                """,
+                ([i.cause.event_id for i in orders],
+                 [i.record.order_id for i in orders],  # type: ignore[attr-defined]
+                 [i.record.occurred_at for i in orders],
+                 [record_type(i.record) for i in orders],
+                 [i.record.seller_id if isinstance(i.record, OrderPlaced) else None
+                  for i in orders],
+                 [isinstance(i.record, SupportAction) and i.record.action in STANDING_ACTIONS
+                  for i in orders],
+                 [i.cause.topic for i in orders], [i.cause.partition for i in orders],
+                 [i.cause.offset for i in orders], [i.timestamp for i in orders],
+                 [i.payload for i in orders], [headers_json(i.headers) for i in orders]))
+        if reports:
+            updates = [i.record for i in reports]
+            self.execute(
+                """
+                INSERT INTO parcel_reports (carrier, tracking_number, occurred_at, event_id,
+                    topic, "partition", "offset", "timestamp", payload, headers)
+                SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[],
+                    %b::text[], %b::int[], %b::bigint[], %b::bigint[], %b::bytea[],
+                    %b::jsonb[])
+                ON CONFLICT DO NOTHING
+                """,
+                ([u.carrier for u in updates],  # type: ignore[attr-defined]
+                 [u.tracking_number for u in updates],  # type: ignore[attr-defined]
+                 [u.occurred_at for u in updates], [u.event_id for u in updates],
+                 [i.cause.topic for i in reports], [i.cause.partition for i in reports],
+                 [i.cause.offset for i in reports], [i.timestamp for i in reports],
+                 [i.payload for i in reports], [headers_json(i.headers) for i in reports]))
+
+    def advance(self, steps: list[PartitionStep]) -> None:
+        if not steps:
+            return
+        frontiers: list[dt.datetime | None] = [s.frontier for s in steps]
+        self.execute(
+            """
+            INSERT INTO inbound_progress (topic, "partition", next_offset, frontier)
+            SELECT * FROM unnest(%b::text[], %b::int[], %b::bigint[], %b::timestamptz[])
+            ON CONFLICT (topic, "partition") DO UPDATE
+            SET next_offset = greatest(inbound_progress.next_offset, excluded.next_offset),
+                frontier = greatest(inbound_progress.frontier, excluded.frontier),
+                updated_at = now()
+            """,
+            ([s.topic for s in steps], [s.partition for s in steps],
+             [s.next_offset for s in steps], frontiers))

@@ -1,0 +1,34 @@
+"""A pass of the sweeper's decisions on PostgreSQL, up to a moment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+import structlog
+
+from domain.policy import Policy
+from service.decide import PassReport, decide_until
+from storage.decisions import PostgresDecisions
+from storage.transaction import transaction
+
+log = structlog.get_logger("sweeper")
+
+
+def decide_pass(conn: psycopg.Connection, until: dt.datetime, policy: Policy) -> PassReport:
+    """Everything due by `until`: each chunk of orders its own transaction on `conn`."""
+
+    @contextmanager
+    def unit() -> Iterator[PostgresDecisions]:
+        with transaction(conn):
+            yield PostgresDecisions(conn, policy)
+
+    report = decide_until(unit, until, policy)
+    if report.orders or report.standing:
+        log.info("decided", until=until.isoformat(), orders=report.orders,
+                 records=report.records, events=report.events,
+                 late_orders=report.late_orders, superseded=report.superseded,
+                 refused=report.refused, deadlines=report.deadlines)
+    return report
