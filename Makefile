@@ -32,7 +32,7 @@ test-slow: install
 	$(PY) -m pytest -m slow
 
 test-unit: install
-	$(PY) -m pytest tests/domain tests/schemas tests/service tests/chaos tests/cases_cli tests/consumers
+	$(PY) -m pytest tests/domain tests/schemas tests/service tests/storage tests/chaos tests/sweeper tests/consumers tests/workload
 
 lint: install
 	$(VENV)/bin/ruff check .

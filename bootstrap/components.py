@@ -1,18 +1,30 @@
 """The components `cases run` starts: a consumer per inbound topic, the relay and the
-sweeper, each built from `Settings` and run until `stop` is set."""
+sweeper, each built from `Settings`, reporting how it is doing (observability), and run
+until `stop` is set."""
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
+import time
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from configuration import Settings
 from consumers import CONSUMERS
+from consumers.batch import BatchReport
 from consumers.loop import TopicConsumer
+from domain.watermark import PartitionProgress, Watermark
+from observability import metrics
+from observability.health import Health
 from relay.outbox import OutboxRelay
 from schemas import INBOUND_TOPICS
+from service.decide import PassReport
 from sweeper.loop import Sweeper
 
 COMPONENTS: list[str] = [*INBOUND_TOPICS, "relay", "sweeper"]
+#: consumer lag is read from librdkafka's cached watermarks at most this often
+LAG_EVERY_SECONDS = 1.0
 
 
 class UnknownComponent(ValueError):
@@ -20,11 +32,106 @@ class UnknownComponent(ValueError):
 
 
 def run_component(name: str, settings: Settings, stop: threading.Event) -> None:
+    health = Health(name)
     if name in CONSUMERS:
-        TopicConsumer(CONSUMERS[name], settings, stop=stop).run()
+        consumer(name, settings, stop, health).run()
     elif name == "relay":
-        OutboxRelay(settings, stop).run()
+        relay(settings, stop, health).run()
     elif name == "sweeper":
-        Sweeper(settings, stop).run()
+        sweeper(settings, stop, health).run()
     else:
         raise UnknownComponent(f"unknown component {name}")
+
+
+def consumer(topic: str, settings: Settings, stop: threading.Event,
+             health: Health) -> TopicConsumer:
+    lag_due = [0.0]
+
+    def polled(kafka_consumer: Consumer) -> None:
+        health.beat()
+        if time.monotonic() >= lag_due[0]:
+            lag_due[0] = time.monotonic() + LAG_EVERY_SECONDS
+            _record_lag(topic, kafka_consumer)
+
+    def batch(report: BatchReport) -> None:
+        health.database_back()
+        metrics.RECORDS_STORED.labels(topic).inc(report.stored)
+        metrics.RECORDS_DUPLICATE.labels(topic).inc(report.duplicates)
+        for reason, count in report.dead_by_error.items():
+            metrics.DEAD_LETTERS.labels(topic, reason).inc(count)
+        metrics.BATCH_DURATION.labels(topic).observe(report.seconds)
+        metrics.BATCH_SIZE.labels(topic).observe(report.records)
+
+    health.ready(True)
+    return TopicConsumer(CONSUMERS[topic], settings, stop=stop, on_batch=batch,
+                         on_retry=lambda _attempt: health.waiting_for_database(),
+                         on_poll=polled,
+                         on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc)
+
+
+def _record_lag(topic: str, kafka_consumer: Consumer) -> None:
+    try:
+        assigned = kafka_consumer.assignment()
+        positions = kafka_consumer.position(assigned) if assigned else []
+        for tp in positions:
+            _, high = kafka_consumer.get_watermark_offsets(
+                TopicPartition(topic, tp.partition), cached=True)
+            if tp.offset >= 0 and high >= 0:
+                metrics.CONSUMER_LAG.labels(topic, str(tp.partition)).set(
+                    max(0, high - tp.offset))
+    except KafkaException:
+        metrics.BROKER_ERRORS.labels(topic).inc()
+
+
+def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweeper:
+    def measured(mark: Watermark, partitions: list[PartitionProgress],
+                 low: dt.datetime | None) -> None:
+        health.database_back()
+        if low is not None:
+            metrics.WATERMARK.set(low.timestamp())
+            metrics.WATERMARK_DELAY.set(
+                (dt.datetime.now(dt.UTC) - low).total_seconds())
+        for p in partitions:
+            if p.frontier is not None:
+                metrics.FRONTIER.labels(p.topic, str(p.partition)).set(p.frontier.timestamp())
+
+    def passed(report: PassReport, seconds: float) -> None:
+        metrics.SWEEPER_LAST_PASS.set(time.time())
+        metrics.DECIDE_PASS_DURATION.observe(seconds)
+        metrics.DECISIONS.labels("record").inc(report.records)
+        metrics.DECISIONS.labels("deadline").inc(sum(report.deadlines.values()))
+        for rule, count in report.deadlines.items():
+            metrics.DEADLINES_FIRED.labels(rule).inc(count)
+        for topic, count in report.late.items():
+            metrics.LATE_RECORDS.labels(topic).inc(count)
+        metrics.SUPERSEDED.inc(report.superseded)
+
+    def leading(_leading: bool) -> None:
+        health.database_back()
+
+    return Sweeper(settings, stop, on_watermark=measured, on_pass=passed,
+                   on_leading=leading, on_database_error=health.waiting_for_database,
+                   on_tick=health.beat)
+
+
+def relay(settings: Settings, stop: threading.Event, health: Health) -> OutboxRelay:
+    def published(events: list[tuple[str, float]]) -> None:
+        for kind, seconds in events:
+            metrics.EVENTS_PUBLISHED.labels(kind).inc()
+            metrics.RELAY_PUBLISH_LATENCY.observe(seconds)
+
+    def leading(lead: bool) -> None:
+        health.database_back()
+        metrics.RELAY_LEADER.set(1 if lead else 0)
+
+    def backlog(count: int, age: float) -> None:
+        metrics.OUTBOX_BACKLOG.set(count)
+        metrics.OUTBOX_OLDEST_AGE.set(age)
+
+    def database_away() -> None:
+        metrics.RELAY_LEADER.set(0)
+        health.waiting_for_database()
+
+    return OutboxRelay(settings, stop, on_published=published, on_leading=leading,
+                       on_tick=health.beat, on_backlog=backlog,
+                       on_database_error=database_away)

@@ -6,7 +6,10 @@ exits non-zero, so that the platform restarts the whole."""
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
 import signal
+import tempfile
 import threading
 from collections.abc import Callable
 from types import FrameType
@@ -14,9 +17,11 @@ from types import FrameType
 import psycopg
 import structlog
 from confluent_kafka import KafkaException
+from prometheus_client import multiprocess
 
 from bootstrap.components import run_component
 from configuration import Settings, settings_from_env
+from observability.http import serve
 from observability.logging import configure_logging
 
 log = structlog.get_logger("supervisor")
@@ -63,11 +68,28 @@ def supervise(components: list[str], settings: Settings, log_level: str,
               ready: Callable[[Settings], None]) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
-    if not when_reachable(settings, stop, ready):
-        return 0
-    if len(components) == 1:
-        run_component(components[0], settings, stop)
-        return 0
+    metrics_dir = None
+    if settings.http_port is not None:
+        if len(components) > 1:
+            # each component process writes its figures here; the endpoint adds them up
+            metrics_dir = tempfile.mkdtemp(prefix="order-cases-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        server = serve(settings.http_port, components)
+    try:
+        if not when_reachable(settings, stop, ready):
+            return 0
+        if len(components) == 1:
+            run_component(components[0], settings, stop)
+            return 0
+        return _processes(components, log_level, stop)
+    finally:
+        if settings.http_port is not None:
+            server.shutdown()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _processes(components: list[str], log_level: str, stop: threading.Event) -> int:
     context = multiprocessing.get_context("spawn")
     children = {name: context.Process(target=_child, args=(name, log_level), name=name)
                 for name in components}
@@ -87,5 +109,7 @@ def supervise(components: list[str], settings: Settings, log_level: str,
         child.join(60)
         if child.is_alive():
             child.kill()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR") and child.pid is not None:
+            multiprocess.mark_process_dead(child.pid)
     return status
 

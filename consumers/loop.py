@@ -88,6 +88,10 @@ class TopicConsumer:
     on_batch: Callable[[BatchReport], None] | None = None
     #: called with a retry's number while the database is away (a metric counts them)
     on_retry: Callable[[int], None] = lambda _attempt: None
+    #: called each time the loop goes round, with its Kafka consumer (liveness, lag)
+    on_poll: Callable[[Consumer], None] = lambda _consumer: None
+    #: called for each error the Kafka consumer reports
+    on_broker_error: Callable[[], None] = lambda: None
     #: whether batches move the partitions' progress the watermark reads: the live
     #: group's do; a replay's or a redrive's, which read outside the group, do not
     moves_progress: bool = True
@@ -107,9 +111,11 @@ class TopicConsumer:
 
     # ---- the loop ----------------------------------------------------------------------
 
-    def run(self) -> None:
-        consumer = kafka.inbound_consumer(self.settings, self.topic, self.group)
-        self.use(consumer, kafka.producer(self.settings, "dead-letters"))
+    def run(self, consumer: Consumer | None = None,
+            producer: kafka.Producer | None = None) -> None:
+        """Until `stop` is set; with its own Kafka clients unless given some."""
+        consumer = consumer or kafka.inbound_consumer(self.settings, self.topic, self.group)
+        self.use(consumer, producer or kafka.producer(self.settings, "dead-letters"))
 
         def on_assign(c: Consumer, partitions: list[TopicPartition]) -> None:
             self.log.info("partitions_assigned", partitions=[p.partition for p in partitions])
@@ -137,6 +143,7 @@ class TopicConsumer:
         database = self.database_thread()
         try:
             while not self.stop.is_set():
+                self.on_poll(consumer)
                 self.start_after(self._next_batch(consumer), database, store_offsets=True)
             self.settle()
         except StopRequested:
@@ -259,6 +266,7 @@ class TopicConsumer:
             if error is not None:
                 if error.code() != KafkaError._PARTITION_EOF:
                     self.log.warning("consume_error", error=str(error))
+                    self.on_broker_error()
                 continue
             inbound.append(InboundMessage.of(msg))
         decode_into(batch, self.spec, inbound, self.limits)

@@ -42,6 +42,8 @@ log = structlog.get_logger("relay")
 
 RELAY_LOCK_ID = 0x0CA5E5  # the advisory lock only one relay holds
 BATCH = 2000
+#: how often the leader measures the outbox's backlog
+BACKLOG_EVERY_SECONDS = 5.0
 #: the consumer group a dead letter found by the sweeper names
 SWEEPER_GROUP = "order-cases.sweeper"
 
@@ -64,7 +66,10 @@ def event_headers(event_id: str, event_type: str, payload: bytes, cause_topic: s
 class OutboxRelay:
     def __init__(self, settings: Settings, stop: threading.Event | None = None,
                  on_published: Callable[[list[tuple[str, float]]], None] | None = None,
-                 on_leading: Callable[[bool], None] | None = None) -> None:
+                 on_leading: Callable[[bool], None] | None = None,
+                 on_tick: Callable[[], None] | None = None,
+                 on_backlog: Callable[[int, float], None] | None = None,
+                 on_database_error: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.stop = stop or threading.Event()
         self.published = 0
@@ -72,6 +77,10 @@ class OutboxRelay:
         #: appended to the outbox (metrics)
         self.on_published = on_published or (lambda _events: None)
         self.on_leading = on_leading or (lambda _leading: None)
+        #: each time the loop goes round (liveness); the outbox's backlog now and then
+        self.on_tick = on_tick or (lambda: None)
+        self.on_backlog = on_backlog or (lambda _count, _age: None)
+        self.on_database_error = on_database_error or (lambda: None)
 
     def run(self) -> None:
         producer = kafka.producer(self.settings, "relay")
@@ -85,7 +94,7 @@ class OutboxRelay:
                     conn.execute("SET synchronous_commit = off")
                     self._lead(conn, producer)
             except psycopg.OperationalError as exc:
-                self.on_leading(False)
+                self.on_database_error()
                 log.warning("relay_database_unavailable", error=type(exc).__name__)
                 self.stop.wait(1.0)
         producer.flush(30)
@@ -95,6 +104,8 @@ class OutboxRelay:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (RELAY_LOCK_ID,)).fetchone()
             if row and row[0]:
                 break
+            self.on_leading(False)
+            self.on_tick()
             self.stop.wait(1.0)  # standby: another relay is publishing
         else:
             return
@@ -102,12 +113,24 @@ class OutboxRelay:
         log.info("relay_leading")
         # LISTEN takes no parameters: the channel is composed as an identifier
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CASE_EVENTS_CHANNEL)))
+        backlog_due = 0.0
         while not self.stop.is_set():
+            self.on_tick()
+            if time.monotonic() >= backlog_due:
+                backlog_due = time.monotonic() + BACKLOG_EVERY_SECONDS
+                self.on_backlog(*self.backlog(conn))
             sent = self.publish_once(conn, producer) + self.dead_letters_once(conn, producer)
             if sent == 0:
                 # sleep until a consumer or the sweeper commits (or a second passes)
                 for _ in conn.notifies(timeout=1.0, stop_after=1):
                     pass
+
+    def backlog(self, conn: psycopg.Connection) -> tuple[int, float]:
+        """How many case events wait to be published, and how long the oldest has."""
+        row = conn.execute(
+            "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)),"
+            " 0) FROM case_events WHERE published_at IS NULL", prepare=True).fetchone()
+        return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     def publish_once(self, conn: psycopg.Connection, producer: kafka.Producer) -> int:
         """Send one batch of unpublished case events; return how many were marked."""

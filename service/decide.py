@@ -54,6 +54,8 @@ class PassReport:
     refused: int = 0
     standing: int = 0
     deadlines: dict[str, int] = field(default_factory=dict)
+    #: records that came too late, by topic
+    late: dict[str, int] = field(default_factory=dict)
 
     def add(self, other: PassReport) -> None:
         for name in ("orders", "records", "events", "late_orders", "superseded", "refused",
@@ -61,6 +63,8 @@ class PassReport:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for rule, count in other.deadlines.items():
             self.deadlines[rule] = self.deadlines.get(rule, 0) + count
+        for topic, count in other.late.items():
+            self.late[topic] = self.late.get(topic, 0) + count
 
 
 Units = Callable[[], AbstractContextManager[DecideUnitOfWork]]
@@ -123,6 +127,9 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
                                            loaded.sellers)
             loaded.orders[order_id] = order
             report.late_orders += 1
+            for stored in late:
+                topic = stored.cause.topic
+                report.late[topic] = report.late.get(topic, 0) + 1
             superseded = sum(isinstance(e, DecisionSuperseded) for e in outcome.events)
             report.superseded += superseded
             log.warning("late_record_decided_again", order_id=order_id,

@@ -26,6 +26,8 @@ from sweeper.retention import inbox_retention_pass
 log = structlog.get_logger("sweeper")
 
 SWEEPER_LOCK_ID = 0x5EE9E2  # the advisory lock only one sweeper holds
+#: a retention pass that Kafka or PostgreSQL could not answer is tried again this soon
+RETENTION_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -38,6 +40,8 @@ class Sweeper:
     on_pass: Callable[[PassReport, float], None] = lambda *_: None
     on_leading: Callable[[bool], None] = lambda _leading: None
     on_database_error: Callable[[], None] = lambda: None
+    #: called each time the loop goes round, leading or standing by (liveness)
+    on_tick: Callable[[], None] = lambda: None
 
     def run(self) -> None:
         reader = kafka.private_consumer(self.settings)
@@ -60,6 +64,8 @@ class Sweeper:
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEPER_LOCK_ID,)).fetchone()
             if row and row[0]:
                 break
+            self.on_leading(False)
+            self.on_tick()
             self.stop.wait(1.0)  # standby: another sweeper leads
         else:
             return
@@ -67,6 +73,7 @@ class Sweeper:
         log.info("sweeper_leading")
         retention_due = time.monotonic()
         while not self.stop.is_set():
+            self.on_tick()
             self.sweep_once(conn, reader)
             if not self.stop.is_set() and time.monotonic() >= retention_due:
                 retention_due = time.monotonic() + self._retention(conn)
@@ -94,7 +101,7 @@ class Sweeper:
             inbox_retention_pass(self.settings, conn, dt.datetime.now(dt.UTC))
         except (psycopg.OperationalError, KafkaException) as exc:
             log.warning("inbox_retention_skipped", error=type(exc).__name__)
-            return max(self.settings.sweep_interval, 30.0)
+            return RETENTION_RETRY_SECONDS
         except Exception:  # a fault of its own must not stop the decisions
             log.exception("inbox_retention_failed")
         return self.settings.inbox_retention_interval

@@ -1,6 +1,6 @@
 """The live loop's order of work when it overlaps two batches (Kafka's clients and the
-transaction are faked here; tests/integration runs the loop on the real broker and
-database, through outages and rebalances)."""
+batch's transaction are faked here; tests/integration runs the loop on the real broker
+and database, through outages and rebalances)."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ import time
 from typing import Any
 
 import psycopg
-import pytest
 from confluent_kafka import TopicPartition
-from consumers.runtime import TopicConsumer
-from service.apply import BatchOutcome
 
 from configuration import Settings, settings_from_env
+from consumers import CONSUMERS
+from consumers.batch import BatchReport
+from consumers.loop import TopicConsumer
 from schemas import record_key
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
-from service.unit_of_work import Inbound
+from service.store import Stored
+from service.unit_of_work import Inbound, PartitionStep
 
 TOPIC = "orders"
 SETTINGS = settings_from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
@@ -53,6 +54,12 @@ class FakeMessage:
 
     def value(self) -> bytes:
         return self._value
+
+    def headers(self) -> None:
+        return None
+
+    def timestamp(self) -> tuple[int, int]:
+        return 2, int(time.time() * 1000)
 
 
 class FakeConsumer:
@@ -109,11 +116,32 @@ class FakeConsumer:
 
 
 class FakeProducer:
+    def produce(self, *_args: Any, **_kwargs: Any) -> None:
+        raise AssertionError("no dead letters expected")
+
     def flush(self, _timeout: float) -> int:
         return 0
 
 
-def run_loop(monkeypatch: pytest.MonkeyPatch, batches: list[list[FakeMessage]],
+class FakeBatchStore:
+    """The database side of a batch: `transaction(log, good)` stands for its one attempt."""
+
+    group = "order-cases.orders"
+
+    def __init__(self, transaction: Any, log: list[Any]) -> None:
+        self.transaction, self.log = transaction, log
+
+    def attempt(self, good: list[Inbound], _steps: list[PartitionStep],
+                _report: BatchReport) -> Stored:
+        return self.transaction(self.log, good)
+
+    def drop_connection(self) -> None:
+        pass
+
+    close = drop_connection
+
+
+def run_loop(batches: list[list[FakeMessage]],
              transaction: Any, before_batch: dict[int, Any] | None = None,
              settings: Settings = SETTINGS) -> list[Any]:
     """Run the live loop over `batches` with `transaction` for the database; the log
@@ -123,11 +151,9 @@ def run_loop(monkeypatch: pytest.MonkeyPatch, batches: list[list[FakeMessage]],
     last = batches[-1][-1].offset()
     consumer = FakeConsumer(batches, log, stop, last)
     consumer.before_batch = before_batch or {}
-    runner = TopicConsumer(TOPIC, settings, stop=stop)
-    monkeypatch.setattr(runner, "_consumer", lambda: consumer)
-    monkeypatch.setattr(runner, "producer", FakeProducer)
-    monkeypatch.setattr(runner, "_transaction", lambda good, report: transaction(log, good))
-    done = threading.Thread(target=runner.run)
+    runner = TopicConsumer(CONSUMERS[TOPIC], settings, stop=stop)
+    runner.store = FakeBatchStore(transaction, log)  # type: ignore[assignment]
+    done = threading.Thread(target=runner.run, args=(consumer, FakeProducer()))
     done.start()
     done.join(10)
     stop.set()
@@ -140,36 +166,35 @@ def batches(count: int) -> list[list[FakeMessage]]:
     return [[FakeMessage(2 * n), FakeMessage(2 * n + 1)] for n in range(count)]
 
 
-def test_the_next_batch_is_polled_during_a_transaction_which_ends_before_the_next_begins(
-        monkeypatch):
+def test_the_next_batch_is_polled_during_a_transaction_which_ends_before_the_next_begins():
     second_polled = threading.Event()
 
-    def transaction(log: list[Any], good: list[Inbound]) -> BatchOutcome:
+    def transaction(log: list[Any], good: list[Inbound]) -> Stored:
         log.append(("began", good[0].cause.offset))
         if good[0].cause.offset == 0:
             # without the overlap the second batch is polled only after this returns
             log.append(("overlapped", second_polled.wait(2)))
         log.append(("committed", good[0].cause.offset))
-        return BatchOutcome(applied=len(good))
+        return Stored(stored=len(good))
 
-    log = run_loop(monkeypatch, batches(2), transaction,
+    log = run_loop(batches(2), transaction,
                    before_batch={2: lambda _c: second_polled.set()})
     assert ("overlapped", True) in log
     assert (log.index(("polled", 2)) < log.index(("committed", 0)) < log.index(("stored", 2))
             < log.index(("began", 2)) < log.index(("committed", 2)) < log.index(("stored", 4)))
 
 
-def test_a_first_attempt_that_finds_the_database_away_is_retried_in_the_loop(monkeypatch):
+def test_a_first_attempt_that_finds_the_database_away_is_retried_in_the_loop():
     threads: list[str] = []
 
-    def transaction(log: list[Any], good: list[Inbound]) -> BatchOutcome:
+    def transaction(log: list[Any], good: list[Inbound]) -> Stored:
         threads.append(threading.current_thread().name)
         if len(threads) == 1:
             raise psycopg.OperationalError("server closed the connection unexpectedly")
         log.append(("applied", good[0].cause.offset))
-        return BatchOutcome(applied=len(good))
+        return Stored(stored=len(good))
 
-    log = run_loop(monkeypatch, batches(1), transaction)
+    log = run_loop(batches(1), transaction)
     assert threads[0].startswith(f"{TOPIC}-database")
     # the retry runs in the loop's thread: it pauses the partitions meanwhile
     assert not threads[1].startswith(f"{TOPIC}-database")
@@ -178,36 +203,35 @@ def test_a_first_attempt_that_finds_the_database_away_is_retried_in_the_loop(mon
     assert log.count(("stored", 2)) == 1
 
 
-def test_a_revoke_while_the_next_batch_is_polled_stores_the_batch_in_flight_first(
-        monkeypatch):
-    def transaction(log: list[Any], good: list[Inbound]) -> BatchOutcome:
+def test_a_revoke_while_the_next_batch_is_polled_stores_the_batch_in_flight_first():
+    def transaction(log: list[Any], good: list[Inbound]) -> Stored:
         log.append(("applied", good[0].cause.offset))
-        return BatchOutcome(applied=len(good))
+        return Stored(stored=len(good))
 
     def revoke(consumer: FakeConsumer) -> None:
         consumer.log.append("revoking")
         consumer.on_revoke(consumer, [TopicPartition(TOPIC, 0)])
 
-    log = run_loop(monkeypatch, batches(2), transaction, before_batch={2: revoke})
+    log = run_loop(batches(2), transaction, before_batch={2: revoke})
     # the commit that hands the partition over carries what the first batch applied
     assert log.index("revoking") < log.index(("stored", 2)) < log.index("committed")
     assert log.index(("applied", 0)) < log.index(("stored", 2))
     assert log.count(("stored", 2)) == 1
 
 
-def test_a_transaction_that_does_not_end_stops_the_polls_after_the_poll_timeout(monkeypatch):
+def test_a_transaction_that_does_not_end_stops_the_polls_after_the_poll_timeout():
     """So max.poll.interval.ms still takes a stuck member's partitions to another."""
     settings = dataclasses.replace(SETTINGS, poll_timeout=0.2)
     stuck: dict[str, float] = {}
 
-    def transaction(log: list[Any], good: list[Inbound]) -> BatchOutcome:
+    def transaction(log: list[Any], good: list[Inbound]) -> Stored:
         if good[0].cause.offset == 0:
             stuck["began"] = time.monotonic()
             time.sleep(1.0)  # a row lock another session holds, say
             stuck["ended"] = time.monotonic()
-        return BatchOutcome(applied=len(good))
+        return Stored(stored=len(good))
 
-    log = run_loop(monkeypatch, [[FakeMessage(0)], [FakeMessage(1)]], transaction,
+    log = run_loop([[FakeMessage(0)], [FakeMessage(1)]], transaction,
                    settings=settings)
     consumer = log[-1]
     during = [t for t in consumer.polls
