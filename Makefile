@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
+  contract-snapshot contract-vectors
 
 install: $(VENV)/.installed
 
@@ -64,3 +65,12 @@ bench: install
 # The same, small (about a minute): CI runs it so the benchmark cannot rot.
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+
+# The contract (docs/contract.md, Evolution). A schema change is released by writing its
+# self-contained copy to schemas/avro/history; the test vectors of the codec come from
+# Apache Avro's Java library (tools/avro-contract, built once per content).
+contract-snapshot: install
+	$(PY) tools/contract/snapshot.py
+
+contract-vectors: install
+	$(PY) tools/contract/vectors.py
