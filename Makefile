@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STATE ?= .local/services
 
 .PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
-  contract-snapshot contract-vectors
+  contract-snapshot contract-vectors interop
 
 install: $(VENV)/.installed
 
@@ -74,3 +74,15 @@ contract-snapshot: install
 
 contract-vectors: install
 	$(PY) tools/contract/vectors.py
+
+# A Java consumer (examples/java-case-events: kafka-clients and Apache Avro only) reads
+# case-events after the sample scenario is published to the services `make run` started
+# (or to KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL where both are set, with the service running).
+interop: install
+	@if [[ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "$${DATABASE_URL:-}" ]]; then \
+	  eval "$$(bash deploy/local/services.sh env $(STATE))"; fi \
+	  && export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL \
+	  && classpath=$$(bash tools/java/build.sh examples/java-case-events) \
+	  && CASES=$(VENV)/bin/cases bash examples/publish.sh && sleep 3 \
+	  && java -cp "$$classpath" aliberber.cases.example.CaseEventsReader case-events \
+	       --schemas schemas/avro
