@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STATE ?= .local/services
 
 .PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
-  contract-snapshot contract-vectors interop
+  contract-check contract-html contract-snapshot contract-vectors interop
 
 install: $(VENV)/.installed
 
@@ -66,9 +66,28 @@ bench: install
 bench-smoke: install
 	$(PY) -m bench.run --smoke
 
-# The contract (docs/contract.md, Evolution). A schema change is released by writing its
-# self-contained copy to schemas/avro/history; the test vectors of the codec come from
-# Apache Avro's Java library (tools/avro-contract, built once per content).
+# The contract (docs/contract.md, docs/asyncapi.yaml). contract-check: the AsyncAPI
+# document is valid and covers every schema (the AsyncAPI parser, from npm, pinned in
+# tools/asyncapi), and every schema keeps the evolution rule against its released versions
+# (Apache Avro's Java SchemaCompatibility, tools/avro-contract, built once per content).
+# A schema change is released by writing its self-contained copy to schemas/avro/history;
+# the codec's test vectors come from the same Java library.
+ASYNCAPI := tools/asyncapi
+
+$(ASYNCAPI)/node_modules/.installed: $(ASYNCAPI)/package.json $(ASYNCAPI)/package-lock.json
+	cd $(ASYNCAPI) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+contract-check: $(ASYNCAPI)/node_modules/.installed
+	node $(ASYNCAPI)/validate.mjs docs/asyncapi.yaml schemas/avro
+	java -cp "$$(bash tools/java/build.sh tools/avro-contract)" aliberber.cases.contract.Main \
+	  check schemas/avro
+
+# docs/asyncapi.yaml as one HTML page, .local/contract-html/index.html (works offline once
+# the npm packages are installed: the template is a local package, not fetched).
+contract-html: $(ASYNCAPI)/node_modules/.installed
+	node $(ASYNCAPI)/html.mjs docs/asyncapi.yaml .local/contract-html
+
 contract-snapshot: install
 	$(PY) tools/contract/snapshot.py
 
