@@ -33,7 +33,8 @@ test-slow: install
 	$(PY) -m pytest -m slow
 
 test-unit: install
-	$(PY) -m pytest tests/domain tests/schemas tests/service tests/chaos tests/cases_cli tests/consumers
+	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/chaos tests/cases_cli \
+	  tests/consumers
 
 lint: install
 	$(VENV)/bin/ruff check .
