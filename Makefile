@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
+  contract-check contract-html contract-snapshot contract-vectors interop
 
 install: $(VENV)/.installed
 
@@ -32,7 +33,8 @@ test-slow: install
 	$(PY) -m pytest -m slow
 
 test-unit: install
-	$(PY) -m pytest tests/domain tests/schemas tests/service tests/storage tests/chaos tests/sweeper tests/consumers tests/workload
+	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
+	  tests/chaos tests/sweeper tests/consumers tests/workload
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -64,3 +66,43 @@ bench: install
 # The same, small (about a minute): CI runs it so the benchmark cannot rot.
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+
+# The contract (docs/contract.md, docs/asyncapi.yaml). contract-check: the AsyncAPI
+# document is valid and covers every schema (the AsyncAPI parser, from npm, pinned in
+# tools/asyncapi), and every schema keeps the evolution rule against its released versions
+# (Apache Avro's Java SchemaCompatibility, tools/avro-contract, built once per content).
+# A schema change is released by writing its self-contained copy to schemas/avro/history;
+# the codec's test vectors come from the same Java library.
+ASYNCAPI := tools/asyncapi
+
+$(ASYNCAPI)/node_modules/.installed: $(ASYNCAPI)/package.json $(ASYNCAPI)/package-lock.json
+	cd $(ASYNCAPI) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+contract-check: $(ASYNCAPI)/node_modules/.installed
+	node $(ASYNCAPI)/validate.mjs docs/asyncapi.yaml schemas/avro
+	java -cp "$$(bash tools/java/build.sh tools/avro-contract)" aliberber.cases.contract.Main \
+	  check schemas/avro
+
+# docs/asyncapi.yaml as one HTML page, .local/contract-html/index.html (works offline once
+# the npm packages are installed: the template is a local package, not fetched).
+contract-html: $(ASYNCAPI)/node_modules/.installed
+	node $(ASYNCAPI)/html.mjs docs/asyncapi.yaml .local/contract-html
+
+contract-snapshot: install
+	$(PY) tools/contract/snapshot.py
+
+contract-vectors: install
+	$(PY) tools/contract/vectors.py
+
+# A Java consumer (examples/java-case-events: kafka-clients and Apache Avro only) reads
+# case-events after the sample scenario is published to the services `make run` started
+# (or to KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL where both are set, with the service running).
+interop: install
+	@if [[ -z "$${KAFKA_BOOTSTRAP_SERVERS:-}" || -z "$${DATABASE_URL:-}" ]]; then \
+	  eval "$$(bash deploy/local/services.sh env $(STATE))"; fi \
+	  && export KAFKA_BOOTSTRAP_SERVERS DATABASE_URL \
+	  && classpath=$$(bash tools/java/build.sh examples/java-case-events) \
+	  && CASES=$(VENV)/bin/cases bash examples/publish.sh && sleep 3 \
+	  && java -cp "$$classpath" aliberber.cases.example.CaseEventsReader case-events \
+	       --schemas schemas/avro

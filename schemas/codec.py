@@ -1,8 +1,8 @@
 """Avro single-object encoding: `C3 01`, the writer schema's CRC-64-AVRO fingerprint
 (8 bytes, little-endian), then the Avro binary body.
 
-A reader finds the writer schema by its fingerprint, so no registry is needed; schemas of
-older versions kept in `avro/history/` stay readable and are resolved to the current one.
+A reader finds the writer schema by its fingerprint, so no registry is needed; every
+released version kept in `avro/history/` stays readable and is resolved to the current one.
 """
 
 from __future__ import annotations
@@ -60,9 +60,12 @@ class Codec:
         }
         history = avro_dir / "history"
         if history.is_dir():
+            # released versions (NAME.vN.avsc, self-contained); those of a type no topic
+            # carries yet wait until it is in TOPICS, which gives them their reader schema
             for path in sorted(history.glob("*.avsc")):
                 old = _load(path)
-                self.by_fingerprint.setdefault(old.fingerprint, old)
+                if old.type_name in self.current:
+                    self.by_fingerprint.setdefault(old.fingerprint, old)
 
     def encode(self, record: dict[str, Any]) -> bytes:
         schema = self.current[record["type"]]
