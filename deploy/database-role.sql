@@ -38,31 +38,46 @@ GRANT USAGE ON SCHEMA public TO order_cases_runtime;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM order_cases_runtime;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM order_cases_runtime;
 
--- Each order's state: inserted when first named, locked (FOR UPDATE needs UPDATE on a
+-- What the consumers read, kept for the sweeper: inserted once, marked decided; a record
+-- the sweeper finds to be bad input is deleted (it goes to the dead-letter outbox).
+GRANT SELECT, INSERT, DELETE ON order_records TO order_cases_runtime;
+GRANT UPDATE (decided) ON order_records TO order_cases_runtime;
+GRANT SELECT, INSERT ON parcel_reports TO order_cases_runtime;
+GRANT UPDATE (decided) ON parcel_reports TO order_cases_runtime;
+
+-- How far each inbound partition has been read, and the watermark computed from it.
+GRANT SELECT, INSERT ON inbound_progress TO order_cases_runtime;
+GRANT UPDATE (next_offset, frontier, updated_at) ON inbound_progress TO order_cases_runtime;
+GRANT SELECT, INSERT ON watermark TO order_cases_runtime;
+GRANT UPDATE (low, computed_at, held_by) ON watermark TO order_cases_runtime;
+
+-- Each order's state: inserted when first decided, locked (FOR UPDATE needs UPDATE on a
 -- column), rewritten; never deleted.
 GRANT SELECT, INSERT ON orders TO order_cases_runtime;
-GRANT UPDATE (state, case_state, due_at, updated_at) ON orders TO order_cases_runtime;
+GRANT UPDATE (seller_id, state, case_state, decided_through, due_at, updated_at) ON orders
+    TO order_cases_runtime;
 
 -- Sellers' standing.
 GRANT SELECT, INSERT ON sellers TO order_cases_runtime;
-GRANT UPDATE (suspended, reason) ON sellers TO order_cases_runtime;
+GRANT UPDATE (suspended, reason, decisions) ON sellers TO order_cases_runtime;
 
--- The latest carrier status per parcel.
-GRANT SELECT, INSERT ON carrier_reports TO order_cases_runtime;
-GRANT UPDATE (status, occurred_at, delivered_to, event_id) ON carrier_reports
-    TO order_cases_runtime;
-
--- Which cases carry which tracking number: only ever added.
+-- Which cases name which parcel: only ever added.
 GRANT SELECT, INSERT ON case_proofs TO order_cases_runtime;
 
 -- De-duplication: a record is claimed, and unclaimed (deleted) when it turns out invalid.
 GRANT SELECT, INSERT, DELETE ON inbox TO order_cases_runtime;
 
--- The outbox and case history: appended to, and marked published by the relay; the
--- events themselves can never be rewritten or removed by the service.
+-- The outbox and case history: appended to, marked published by the relay, and marked
+-- superseded (by the event that says so); the events themselves can never be rewritten
+-- or removed by the service.
 GRANT SELECT, INSERT ON case_events TO order_cases_runtime;
-GRANT UPDATE (published_at) ON case_events TO order_cases_runtime;
+GRANT UPDATE (published_at, superseded_by) ON case_events TO order_cases_runtime;
 GRANT USAGE ON SEQUENCE case_events_seq_seq TO order_cases_runtime;
+
+-- Dead letters the sweeper found, sent by the relay.
+GRANT SELECT, INSERT ON dead_letter_outbox TO order_cases_runtime;
+GRANT UPDATE (published_at) ON dead_letter_outbox TO order_cases_runtime;
+GRANT USAGE ON SEQUENCE dead_letter_outbox_seq_seq TO order_cases_runtime;
 
 -- yoyo's bookkeeping, read only: `cases run` checks that no migration is pending (and
 -- would need the owner to apply one).

@@ -114,7 +114,7 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
     report = PassReport(until=until)
     loaded = uow.load(order_ids, until)
     events: list[RecordedEvent] = []
-    refused: list[Refused] = []
+    refused: list[Refused] = list(loaded.unreadable)
     decided: list[str] = []
     for order_id in order_ids:
         order = loaded.orders[order_id]

@@ -140,6 +140,8 @@ class Loaded:
     #: per order, its records not decided yet, up to the watermark, in partition order
     undecided: dict[str, list[Stored]]
     sellers: dict[str, SellerStanding]
+    #: records stored that cannot be read back: refused, as bad input is
+    unreadable: list[Refused] = field(default_factory=list)
 
 
 @dataclass

@@ -16,7 +16,7 @@ from domain.parcel import Parcel
 from domain.policy import Policy
 from domain.records import InboundRecord, from_record
 from domain.revisions import PublishedDecision
-from schemas.codec import shared_codec
+from schemas.codec import DecodeError, shared_codec
 from schemas.json_form import to_json as record_to_json
 from service.unit_of_work import (
     Cause,
@@ -42,16 +42,30 @@ class PostgresDecisions(Timed):
         self.policy = policy
         self.codec = shared_codec()
         self._sellers_as_loaded: dict[str, list[StandingDecision]] = {}
+        #: stored records that could not be read back (see `_stored`)
+        self.unreadable: list[Refused] = []
 
     # ---- reading records back ----------------------------------------------------------
 
     def _stored(self, event_id: str, topic: str, partition: int, offset: int,
-                payload: bytes, headers: Any) -> Stored:
+                payload: bytes, headers: Any) -> Stored | Refused:
+        """The record as stored, or why it cannot be read back (a row no consumer of
+        this version wrote): refused like bad input, never a stop of the sweeper."""
         started = time.perf_counter()
-        record: InboundRecord = from_record(self.codec.decode(bytes(payload)))
-        self.state_seconds += time.perf_counter() - started
-        return Stored(Cause(topic, partition, offset, event_id), record,
-                      trace_of(headers_from_json(headers)))
+        cause = Cause(topic, partition, offset, event_id)
+        try:
+            record: InboundRecord = from_record(self.codec.decode(bytes(payload)))
+        except (DecodeError, KeyError, TypeError, ValueError) as exc:
+            return Refused(cause, f"the stored record cannot be read back: {exc}")
+        finally:
+            self.state_seconds += time.perf_counter() - started
+        return Stored(cause, record, trace_of(headers_from_json(headers)))
+
+    def _readable(self, rows: list[Stored | Refused]) -> list[Stored]:
+        for row in rows:
+            if isinstance(row, Refused):
+                self.unreadable.append(row)
+        return [row for row in rows if isinstance(row, Stored)]
 
     # ---- what to decide ----------------------------------------------------------------
 
@@ -80,6 +94,7 @@ class PostgresDecisions(Timed):
         orders = {order_id: _order(order_id, state) for order_id, state in rows}
         self.state_seconds += time.perf_counter() - started
         undecided: dict[str, list[Stored]] = {}
+        unreadable: list[Refused] = []
         placed_sellers = set()
         for order_id, seller_id, *columns in self.rows(
                 'SELECT r.order_id, r.seller_id, r.event_id, r.topic, r."partition", '
@@ -87,11 +102,15 @@ class PostgresDecisions(Timed):
                 "LATERAL (SELECT * FROM order_records WHERE order_id = k.id AND NOT decided "
                 'AND occurred_at <= %b ORDER BY occurred_at, "offset" OFFSET 0) AS r',
                 (ids, until)):
-            undecided.setdefault(order_id, []).append(self._stored(*columns))
+            stored = self._stored(*columns)
+            if isinstance(stored, Refused):
+                unreadable.append(stored)
+                continue
+            undecided.setdefault(order_id, []).append(stored)
             if seller_id is not None:
                 placed_sellers.add(seller_id)
         seller_ids = {o.terms.seller_id for o in orders.values() if o.terms} | placed_sellers
-        return Loaded(orders, undecided, self.lock_sellers(seller_ids))
+        return Loaded(orders, undecided, self.lock_sellers(seller_ids), unreadable)
 
     def reports(self, parcels: Iterable[Parcel], until: dt.datetime
                 ) -> dict[Parcel, list[Report]]:
@@ -107,15 +126,16 @@ class PostgresDecisions(Timed):
                 "AND tracking_number = k.number AND occurred_at <= %b "
                 'ORDER BY occurred_at, "offset" OFFSET 0) AS r',
                 ([p.carrier for p in wanted], [p.tracking_number for p in wanted], until)):
-            found.setdefault(Parcel(carrier, number), []).append(
-                Report(self._stored(*columns), decided))
+            stored = self._stored(*columns)
+            if isinstance(stored, Stored):  # an unreadable report counts for nothing
+                found.setdefault(Parcel(carrier, number), []).append(Report(stored, decided))
         return found
 
     def history(self, order_id: str, until: dt.datetime) -> list[Stored]:
-        return [self._stored(*columns) for columns in self.rows(
+        return self._readable([self._stored(*columns) for columns in self.rows(
             'SELECT event_id, topic, "partition", "offset", payload, headers '
             "FROM order_records WHERE order_id = %s "
-            'AND occurred_at <= %s ORDER BY occurred_at, "offset"', (order_id, until))]
+            'AND occurred_at <= %s ORDER BY occurred_at, "offset"', (order_id, until))])
 
     def published(self, order_id: str) -> Mapping[str, PublishedDecision]:
         return {key: PublishedDecision(event_id, kind, _content(record))
@@ -128,7 +148,7 @@ class PostgresDecisions(Timed):
         return _content(record_to_json(event.to_record()))
 
     def undecided_standing(self, until: dt.datetime) -> list[tuple[str, Stored]]:
-        return [(seller_id, self._stored(*columns)) for seller_id, *columns in self.rows(
+        found = [(seller_id, self._stored(*columns)) for seller_id, *columns in self.rows(
             "SELECT coalesce(o.seller_id, p.seller_id), r.event_id, r.topic, "
             'r."partition", r."offset", r.payload, r.headers FROM order_records r '
 
@@ -138,6 +158,7 @@ class PostgresDecisions(Timed):
             "AND occurred_at <= %(u)s LIMIT 1) p ON true "
             "WHERE r.standing AND NOT r.decided AND r.occurred_at <= %(u)s "
             "AND coalesce(o.seller_id, p.seller_id) IS NOT NULL", {"u": until})]
+        return [(seller_id, s) for seller_id, s in found if isinstance(s, Stored)]
 
     def lock_sellers(self, seller_ids: Iterable[str]) -> dict[str, SellerStanding]:
         ids = sorted(seller_ids)

@@ -25,13 +25,14 @@ class Scenario:
     def _record(self, topic: str, obj: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return topic, from_json(topic, {"event_id": _eid(), **obj})
 
-    def placed(self, total: int = 5000) -> tuple[str, dict[str, Any]]:
+    def placed(self, total: int = 5000, at: str = "2026-03-01T10:00:00Z",
+               estimated_delivery: str = "2026-03-10") -> tuple[str, dict[str, Any]]:
         return self._record("orders", {
-            "type": "OrderPlaced", "occurred_at": "2026-03-01T10:00:00Z",
+            "type": "OrderPlaced", "occurred_at": at,
             "order_id": self.order_id, "buyer_id": self.buyer, "seller_id": self.seller,
             "total": {"amount_minor": total, "currency": "EUR"},
             "payment_method": "aliberber_payments", "shipping_address": ADDRESS,
-            "ship_by": "2026-03-03", "estimated_delivery": "2026-03-10"})
+            "ship_by": "2026-03-03", "estimated_delivery": estimated_delivery})
 
     def captured(self, amount: int = 5000) -> tuple[str, dict[str, Any]]:
         return self._record("payments", {

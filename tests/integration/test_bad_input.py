@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import io
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,13 +21,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from confluent_kafka import Consumer, KafkaError, Message, Producer
-from consumers.dlq import read_headers
-from consumers.runtime import MAX_KEY_BYTES, TopicConsumer
+from confluent_kafka import KafkaError, Message, Producer
 from fastavro import schemaless_writer
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from configuration import DEFAULT_MAX_RECORD_BYTES, Settings
+from consumers.batch import BatchReport
+from consumers.dead_letters import MAX_KEY_BYTES, read_headers
+from consumers.storing import BatchStore, Retrier, store_isolating
 from domain.order import Order
 from domain.records import from_record
 from schemas import INBOUND_TOPICS
@@ -42,9 +44,9 @@ pytestmark = pytest.mark.integration
 PARTITION = 0  # every record of this module goes here, so "after it" is well defined
 DECODE = "schemas.codec.DecodeError"
 CONTRACT = "schemas.json_form.ContractError"
-MISSING_KEY = "consumers.runtime.MissingKey"
-TOO_LARGE = "consumers.runtime.RecordTooLarge"
-INVALID = "domain.order.InvalidRecord"
+MISSING_KEY = "consumers.batch.MissingKey"
+TOO_LARGE = "consumers.batch.RecordTooLarge"
+INVALID = "domain.decision.InvalidRecord"
 
 
 def _eid() -> str:
@@ -407,7 +409,9 @@ def test_bad_input_goes_to_the_dlq_with_its_reason_and_the_consumer_goes_on(run,
     assert headers["kafka_dlt-original-topic"] == item.topic
     assert headers["kafka_dlt-original-partition"] == PARTITION
     assert headers["kafka_dlt-original-offset"] == item.offset
-    assert headers["kafka_dlt-original-consumer-group"] == f"order-cases.{item.topic}"
+    # bad by itself: its consumer; bad against what is known: the sweeper that decided it
+    assert headers["kafka_dlt-original-consumer-group"] == (
+        "order-cases.sweeper" if item.error == INVALID else f"order-cases.{item.topic}")
     assert headers["kafka_dlt-exception-fqcn"] == item.error
     assert headers["kafka_dlt-exception-message"] == item.reason(item)
 
@@ -416,11 +420,11 @@ def test_bad_input_goes_to_the_dlq_with_its_reason_and_the_consumer_goes_on(run,
                        (item.order_id,)).fetchone()
     if item.error == INVALID:  # the order it contradicts exists, without the refund
         stored = state_json.from_json(Order, order[0])
-        assert stored.refund_ids == [] and stored.marketplace_refunds == []
+        assert stored.refunds == []
     else:
         assert order is None
-    assert db.execute("SELECT 1 FROM carrier_reports WHERE tracking_key = %s",
-                      (f"laposte:{item.order_id}",)).fetchone() is None
+    assert db.execute("SELECT 1 FROM parcel_reports WHERE carrier = 'laposte' "
+                      "AND tracking_number = %s", (item.order_id,)).fetchone() is None
     # ... and the consumer went on: the good record after it, same partition, is applied
     good_event_id, good_offset = run.good[item.topic]
     assert good_offset > item.offset and good_event_id in run.inbox
@@ -447,27 +451,25 @@ def test_a_record_the_database_cannot_store_fails_alone_and_its_batch_is_applied
     as failed instead of failing its whole batch on every retry."""
     def inbound(record: dict[str, Any], offset: int) -> Inbound:
         return Inbound(Cause("messages", PARTITION, offset, record["event_id"]),
-                       from_record(record))
+                       from_record(record), record["event_id"].encode(), avro(record))
 
     base = f"poison-{uuid.uuid4().hex[:8]}"
     first, last = inbound(message(f"{base}-1"), 1), inbound(message(f"{base}-4"), 4)
-    # jsonb cannot hold U+0000 (the sender is kept in the order's history; a body is not)
-    nul = inbound({**message(f"{base}-2"), "sender_id": "a\x00b"}, 2)
+    # text cannot hold U+0000 (the order id is a column of the order's records)
+    nul = inbound({**message(f"{base}-2"), "order_id": "a\x00b"}, 2)
     # random, so PostgreSQL cannot compress it under the btree's 2704-byte limit
     long_id = inbound({**message(f"{base}-3"), "event_id": secrets.token_hex(2000)}, 3)
-    runtime = TopicConsumer("messages", settings, group=f"test-{base}")
-    consumer = Consumer(settings.kafka(**{"group.id": f"test-{base}"}))
+    store = BatchStore(settings, f"test-{base}")
     try:
-        outcome, failed = runtime._apply_isolating(consumer, [first, nul, long_id, last])
+        outcome = store_isolating(Retrier(store, threading.Event()),
+                                  [first, nul, long_id, last], [], BatchReport())
     finally:
-        consumer.close()
-        if runtime._conn is not None:
-            runtime._conn.close()
+        store.close()
 
-    assert [(item, type(exc)) for item, exc in failed] == [
-        (nul, psycopg.errors.UntranslatableCharacter),  # a DataError
-        (long_id, psycopg.errors.ProgramLimitExceeded)]  # not retried as "database away"
-    assert outcome.applied == 2
+    assert [(item, letter.error) for item, letter in outcome.dead] == [
+        (nul, "psycopg.errors.CharacterNotInRepertoire"),  # a DataError
+        (long_id, "psycopg.errors.ProgramLimitExceeded")]  # not retried as "database away"
+    assert outcome.stored.stored == 2
     ids = [i.cause.event_id for i in (first, nul, long_id, last)]
     stored = {r[0] for r in db.execute("SELECT event_id FROM inbox WHERE event_id = ANY(%s)",
                                        (ids,)).fetchall()}

@@ -6,6 +6,7 @@ relay publishing to Kafka, `cases sweep`, `cases show`), and what it must not do
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import glob
 import shutil
 import subprocess
@@ -21,14 +22,17 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 from psycopg import sql
-from service.apply import BatchOutcome, apply_batch
-from storage.unit_of_work import unit_of_work
 
 from configuration import Settings
 from domain.records import from_record
 from relay.outbox import OutboxRelay
-from service.unit_of_work import Cause, Inbound
+from schemas.codec import shared_codec
+from service.store import Stored, store_batch
+from service.unit_of_work import Cause, Inbound, PartitionStep
 from storage.migrate import migrate
+from storage.records import PostgresStore
+from storage.transaction import transaction
+from sweeper.decisions import decide_pass
 from tests.integration.conftest import published_events, wait_for
 from tests.integration.scenario import Scenario
 
@@ -60,14 +64,21 @@ class RoleDb:
     owner_url: str
     runtime: Settings  # the service's settings, logging in as the runtime role
     env: dict[str, str]
-    batch: BatchOutcome
-    second_batch: BatchOutcome
+    batch: Stored
+    second_batch: Stored
+    refused: int
     orders: dict[str, Scenario]
 
 
 def _inbound(items: list[tuple[str, dict[str, Any]]]) -> list[Inbound]:
-    return [Inbound(Cause(topic, 0, n, record["event_id"]), from_record(record))
+    codec = shared_codec()
+    return [Inbound(Cause(topic, 0, n, record["event_id"]), from_record(record),
+                    record["event_id"].encode(), codec.encode(record))
             for n, (topic, record) in enumerate(items)]
+
+
+#: after every record below, before any of their deadlines
+DECIDED_UNTIL = dt.datetime(2026, 3, 13, 19, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
@@ -113,16 +124,19 @@ def _work_as_runtime(owner_url: str, runtime: Settings, env: dict[str, str]) -> 
     outcomes = []
     with psycopg.connect(runtime.database_url, autocommit=True) as conn:
         for _ in range(2):
-            total = BatchOutcome()
+            total = Stored()
             for items in batches:
-                with unit_of_work(conn, runtime.policy) as uow:
-                    outcome = apply_batch(uow, items, runtime.policy)
-                total.applied += outcome.applied
+                with transaction(conn):
+                    steps = [PartitionStep(topic, 0, len(items), max(
+                        i.record.occurred_at for i in items if i.cause.topic == topic))
+                             for topic in sorted({i.cause.topic for i in items})]
+                    outcome = store_batch(PostgresStore(conn), items, steps)
+                total.stored += outcome.stored
                 total.duplicates += outcome.duplicates
-                total.invalid += outcome.invalid
             outcomes.append(total)
+        refused = decide_pass(conn, DECIDED_UNTIL, runtime.policy).refused
     runtime_env = {**env, "DATABASE_URL": runtime.database_url}
-    return RoleDb(owner_url, runtime, runtime_env, outcomes[0], outcomes[1],
+    return RoleDb(owner_url, runtime, runtime_env, outcomes[0], outcomes[1], refused,
                   {"delivered": delivered, "pending": pending})
 
 
@@ -132,12 +146,10 @@ def _types(db_url: str, order_id: str) -> list[str]:
             "SELECT type FROM case_events WHERE order_id = %s ORDER BY seq", (order_id,))]
 
 
-def test_a_batch_runs_as_the_runtime_role(role_db):
-    assert role_db.batch.applied == 7 and len(role_db.batch.invalid) == 1  # USD refund
-    # again: the seven are duplicates; the invalid one was unclaimed (deleted from the
-    # inbox) the first time, so it is claimed, found invalid and unclaimed once more
-    second = role_db.second_batch
-    assert (second.applied, second.duplicates, len(second.invalid)) == (0, 7, 1)
+def test_batches_and_decisions_run_as_the_runtime_role(role_db):
+    assert role_db.batch.stored == 8  # the USD refund among them: bad only once decided
+    assert (role_db.second_batch.stored, role_db.second_batch.duplicates) == (0, 8)
+    assert role_db.refused == 1  # the USD refund: to the dead-letter outbox
     delivered = role_db.orders["delivered"].order_id
     assert _types(role_db.owner_url, delivered) == [
         "CaseOpened", "SellerSuspended", "TrackingAdded", "CaseClosed",

@@ -1,13 +1,13 @@
 """Duplicates change nothing; bad input goes to the dead-letter topic and the consumer
-moves on (DESIGN.md, Guarantees)."""
+moves on (docs/contract.md, Guarantees)."""
 
 from __future__ import annotations
 
 import time
 
 import pytest
-from consumers.dlq import read_headers
 
+from consumers.dead_letters import read_headers
 from schemas.codec import shared_codec
 from tests.integration.conftest import (
     db_events,
@@ -43,7 +43,7 @@ def test_records_delivered_twice_change_nothing_and_publish_nothing_twice(
     assert [e["type"] for e in db_events(db, order_id)] == ["CaseOpened", "RefundRecorded"]
     assert db_events(db, order_id) == events
     state = db.execute("SELECT state FROM orders WHERE order_id = %s", (order_id,)).fetchone()[0]
-    assert [r["amount"] for r in state["marketplace_refunds"]] == [
+    assert [r["amount"] for r in state["refunds"]] == [
         {"amount_minor": 1000, "currency": "EUR"}]
     on_kafka = wait_for(lambda: (p := published_events(settings, order_id)) and len(p) >= 2
                         and p, what="case events on Kafka")

@@ -22,6 +22,7 @@ from configuration import Settings
 from schemas import record_key
 from schemas.codec import shared_codec
 from schemas.json_form import to_json
+from tests.integration import clock
 from tests.integration.conftest import read_topic, send, wait_for, wait_until_known
 from tests.integration.scenario import Scenario
 
@@ -125,7 +126,7 @@ def test_a_consumer_at_debug_level_with_secrets_logs_neither(
             message = {**message, "body": PERSONAL["body"]}
             ids.append(message["event_id"])
             producer.produce("messages", key=order_id.encode(), partition=partition,
-                             value=shared_codec().encode(message))
+                             value=shared_codec().encode(clock.move_record(message)))
         assert producer.flush(30) == 0
         wait_for(lambda: db.execute("SELECT count(*) FROM inbox WHERE event_id = ANY(%s)",
                                     (ids,)).fetchone()[0] == len(ids), what="the messages")
@@ -153,7 +154,7 @@ def test_the_cli_at_debug_level_prints_no_personal_data_or_secret(
     for topic, record in _with_personal_data(s):
         files.setdefault(topic, tmp_path / f"{topic}.jsonl")
         with open(files[topic], "a") as out:
-            out.write(json.dumps(to_json(record)) + "\n")
+            out.write(json.dumps(to_json(clock.move_record(record))) + "\n")
     debug_env = {**env, "DATABASE_URL": _with_password(env["DATABASE_URL"],
                                                        SECRETS["database password"]),
                  "CASES_KAFKA_SASL_USERNAME": "order-cases",
@@ -176,4 +177,4 @@ def test_the_cli_at_debug_level_prints_no_personal_data_or_secret(
     # `show` prints the order, its case and history: never an address or a text
     assert "CaseOpened" in cases("show", s.order_id).stdout
     assert "CaseOpened" in cases("show", "--json", s.order_id).stdout
-    cases("sweep", "--now", "2026-03-01T00:00:00Z")  # before any test's deadline
+    cases("sweep", "--now", clock.moved("2026-03-01T00:00:00Z"))  # before any deadline

@@ -6,7 +6,6 @@ service as `cases run COMPONENT` child processes, one process per component inst
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import shutil
@@ -27,12 +26,15 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 
 from bootstrap.kafka import consumer_group
-from cases_cli.commands import setup, sweep_pass
+from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
 from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
 from tests.conftest import REPO, SERVICES, _parse_env_lines
+from tests.integration import clock
 from tests.integration.conftest import (
+    SERVICE_ENV,
+    cases,
     committed,
     db_events,
     end_offsets,
@@ -117,7 +119,7 @@ class Stack:
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items()
                 if not k.startswith("CASES_") and k not in self.service_env}
-        return {**base, **self.service_env, "CASES_SWEEP_INTERVAL_SECONDS": "3600", **extra}
+        return {**base, **self.service_env, **SERVICE_ENV, **extra}
 
     def start(self, component: str, name: str | None = None, **env: str) -> Component:
         name = name or component
@@ -253,9 +255,11 @@ def scenarios(prefix: str, count: int) -> list[Scenario]:
 
 def placed_scenarios(stack: Stack, prefix: str, count: int
                      ) -> tuple[psycopg.Connection, list[Scenario]]:
-    """The `orders` consumer and the relay started, `count` orders placed; a connection."""
+    """The `orders` consumer, the relay and the sweeper started, `count` orders placed; a
+    connection."""
     stack.start("orders")
     stack.start("relay")
+    stack.start("sweeper")
     db = psycopg.connect(stack.settings.database_url, autocommit=True)
     orders = scenarios(prefix, count)
     place_orders(stack, db, orders)
@@ -270,6 +274,7 @@ def test_database_outage_consumers_retry_commit_nothing_then_apply_everything_on
     inbound = ["orders", "case-actions"]
     consumers = [stack.start(topic) for topic in inbound]
     relay = stack.start("relay")
+    stack.start("sweeper")
     db = psycopg.connect(settings.database_url, autocommit=True)
 
     first, second = scenarios("pg-first", 40), scenarios("pg-second", 40)
@@ -319,6 +324,7 @@ def test_broker_outage_clients_reconnect_and_nothing_is_lost_or_doubled(stack: S
     # members it knew before, which are gone
     consumers = [stack.start(topic, **FAST_GROUP) for topic in inbound]
     relay = stack.start("relay")
+    stack.start("sweeper")
     db = psycopg.connect(settings.database_url, autocommit=True)
 
     orders = scenarios("broker", 40)
@@ -329,9 +335,10 @@ def test_broker_outage_clients_reconnect_and_nothing_is_lost_or_doubled(stack: S
 
     marks = {c.name: c.mark() for c in [*consumers, relay]}
     stack.stop_kafka()
-    # case events the relay cannot send yet: the sweeper escalates every case whose
-    # seller has not answered in three days
-    sweep_pass(settings, dt.datetime(2026, 3, 16, tzinfo=dt.UTC))
+    # case events the relay cannot send yet: a sweep escalates every case whose seller
+    # has not answered in three days
+    swept = cases(stack.env(), "sweep", "--now", "2026-03-16T00:00:00Z")
+    assert swept.returncode == 0, swept.stderr
     # Down for over a minute, the relay holding those events unacknowledged all along
     # (it used to give up after 60 s and send them again: twice on the topic once the
     # broker was back), and the consumers out of their group (session timed out).
@@ -366,12 +373,15 @@ def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
                  for name in ("actions-a", "actions-b")}
     wait_assignment(settings, "case-actions", split_evenly, "two members, two partitions each")
 
-    # a real stall: the test holds the row lock of one order, so the batch holding that
-    # order's OpenCase waits in PostgreSQL, longer than max.poll.interval.ms
+    # a real stall: the test claims one OpenCase's event_id in the inbox in a transaction
+    # it keeps open, so the batch holding that record waits in PostgreSQL (for the
+    # unique index), longer than max.poll.interval.ms
+    openings = [s.open_case() for s in orders]
     blocker = psycopg.connect(settings.database_url)
-    blocker.execute("SELECT 1 FROM orders WHERE order_id = %s FOR UPDATE",
-                    (orders[0].order_id,))
-    send(settings, *(s.open_case() for s in orders))
+    blocker.execute("INSERT INTO inbox (event_id, topic, \"partition\", \"offset\", "
+                    "fingerprint) VALUES (%s, 'test', 0, 0, '')",
+                    (openings[0][1]["event_id"],))
+    send(settings, *openings)
     wait_for(lambda: db.execute(
         "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
     ).fetchone()[0] >= 1, 30, "a batch to wait for the row lock")
@@ -383,7 +393,7 @@ def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
     stalled = next(i for n, i in instances.items() if n != survivor_name)
     survivor = instances[survivor_name]
     mark = stalled.mark()
-    blocker.commit()  # the stall ends; the stalled batch commits
+    blocker.rollback()  # the stall ends; the stalled batch commits
     blocker.close()
 
     wait_for_events(db, {s.order_id: ["CaseOpened"] for s in orders})
@@ -398,7 +408,7 @@ def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
     again = next(n for n, e in enumerate(stalled.lines()[mark:])
                  if n > lost and e.get("event") == "partitions_assigned" and e["partitions"])
     assert [e for e in stalled.lines()[mark + again:]
-            if e.get("event") == "batch_done" and e["applied"] > 0], (
+            if e.get("event") == "batch_done" and e["stored"] > 0], (
         "the stalled member applied nothing after it rejoined")
     # the moved partitions were read again from the last commit: the survivor met the
     # stalled batch's records, and the inbox made them no-ops
@@ -427,7 +437,7 @@ def test_instance_killed_mid_stream_its_partitions_move_and_nothing_is_lost_or_d
     with ThreadPoolExecutor(1) as pool:
         streaming = pool.submit(stream, settings, "case-actions", records, 10)
         victim = instances["actions-a"]
-        wait_for(lambda: len([e for e in victim.logged("batch_done") if e["applied"]]) >= 3,
+        wait_for(lambda: len([e for e in victim.logged("batch_done") if e["stored"]]) >= 3,
                  60, "the victim to apply a few batches")
         assert not streaming.done(), "the stream ended before the kill"
         victim.kill()
@@ -453,7 +463,7 @@ def stream(settings: Settings, topic: str, records: list[dict[str, Any]], per_st
     for start in range(0, len(records), per_step):
         for record in records[start:start + per_step]:
             producer.produce(topic, key=record_key(topic, record).encode(),
-                             value=codec.encode(record))
+                             value=codec.encode(clock.move_record(record)))
         producer.poll(0)
         time.sleep(0.05)
     assert producer.flush(30) == 0

@@ -1,5 +1,7 @@
 """Rules 2 to 10 and every rejection code, end to end: records published to Kafka, the
-service running as `cases run`, time rules driven with `cases sweep --now`."""
+service running as `cases run`; time rules, and records after them, driven with
+`cases sweep --now` (the service's watermark stays behind them: tests/integration/
+clock.py)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import sys
 
 import pytest
 
+from tests.integration import clock
+from tests.integration.conftest import cases as run_cases
 from tests.integration.conftest import (
     db_events,
     send,
     wait_for,
     wait_for_db_events,
     wait_until_known,
+    wait_until_stored,
 )
 from tests.integration.scenario import Scenario
 
@@ -25,8 +30,7 @@ pytestmark = pytest.mark.integration
 
 
 def cases(env, *args):
-    result = subprocess.run([sys.executable, "-m", "cases_cli.main", *args], env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = run_cases(env, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -50,9 +54,9 @@ def test_delivery_to_the_buyer_closes_the_case_whichever_arrives_first(
     wait_for_db_events(db, order_id, 1)
     if carrier_first:
         send(settings, s.delivered())
-        wait_for(lambda: db.execute("SELECT status FROM carrier_reports WHERE tracking_key "
-                                    "= %s", (f"laposte:LP-{order_id}",)).fetchone(),
-                 what="the carrier report")
+        wait_for(lambda: db.execute("SELECT 1 FROM parcel_reports WHERE carrier = 'laposte' "
+                                    "AND tracking_number = %s", (f"LP-{order_id}",)
+                                    ).fetchone(), what="the carrier report")
         send(settings, s.add_tracking())
     else:
         send(settings, s.add_tracking())
@@ -93,7 +97,10 @@ def test_escalation_available_when_the_seller_took_part(settings, env, service, 
              what="the seller's message")
     cases(env, "sweep", "--now", "2026-03-16T00:00:00Z")
     assert [e["type"] for e in db_events(db, order_id)] == ["CaseOpened", "EscalationAvailable"]
-    send(settings, s.action("EscalateCase", at="2026-03-16T10:00:00Z"))
+    escalation = s.action("EscalateCase", at="2026-03-16T10:00:00Z")
+    send(settings, escalation)
+    wait_until_stored(db, escalation[1]["event_id"])
+    cases(env, "sweep", "--now", "2026-03-16T11:00:00Z")
     events = wait_for_db_events(db, order_id, 3)
     assert events[2]["type"] == "CaseEscalated" and events[2]["by"] == "buyer"
 
@@ -108,8 +115,12 @@ def test_support_refund_flow_and_its_history(settings, env, service, db, order_i
     wait_for(lambda: db.execute(
         "SELECT state->'case'->>'seller_took_part_at' FROM orders WHERE order_id = %s",
         (order_id,)).fetchone()[0], what="the seller's answer")
-    send(settings, s.action("EscalateCase", at="2026-03-15T10:00:00Z"),
-         s.support("refund_and_recoup", at="2026-03-16T10:00:00Z"))
+    later = [s.action("EscalateCase", at="2026-03-15T10:00:00Z"),
+             s.support("refund_and_recoup", at="2026-03-16T10:00:00Z")]
+    send(settings, *later)
+    for _, record in later:
+        wait_until_stored(db, record["event_id"])
+    cases(env, "sweep", "--now", "2026-03-16T11:00:00Z")
     events = wait_for_db_events(db, order_id, 4)
     assert [e["type"] for e in events] == ["CaseOpened", "EscalationAvailable",
                                            "CaseEscalated", "SupportRefundRequested"]
@@ -118,6 +129,8 @@ def test_support_refund_flow_and_its_history(settings, env, service, db, order_i
     _, refund = s.refund(5000, at="2026-03-17T10:00:00Z")
     refund["initiated_by"] = "support"
     send(settings, ("payments", refund))
+    wait_until_stored(db, refund["event_id"])
+    cases(env, "sweep", "--now", "2026-03-17T11:00:00Z")
     events = wait_for_db_events(db, order_id, 6)
     assert [e["type"] for e in events][4:] == ["RefundRecorded", "CaseClosed"]
 
@@ -129,13 +142,15 @@ def test_support_refund_flow_and_its_history(settings, env, service, db, order_i
     assert "CLOSED (full_refund)" in shown
 
 
-def test_seller_suspension_and_reinstatement(settings, service, db, order_id):
+def test_seller_suspension_and_reinstatement(settings, env, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
     wait_until_known(db, order_id)
+    reinstated = s.support("reinstate_seller", reason="resolved", at="2026-03-15T09:00:00Z")
     send(settings, s.open_case(), s.support("suspend_seller", reason="seller_inactivity"),
-         s.close_case(at="2026-03-14T09:00:00Z"),
-         s.support("reinstate_seller", reason="resolved", at="2026-03-15T09:00:00Z"))
+         s.close_case(at="2026-03-14T09:00:00Z"), reinstated)
+    wait_until_stored(db, reinstated[1]["event_id"])
+    cases(env, "sweep", "--now", "2026-03-15T10:00:00Z")
     events = wait_for_db_events(db, order_id, 5)
     assert [e["type"] for e in events] == ["CaseOpened", "SellerSuspended", "CaseClosed",
                                            "SellerReinstatementEligible", "SellerReinstated"]
@@ -152,14 +167,19 @@ def _rejection_cases(s: Scenario):
         "not_support": [opened, s.action("SupportAction", role="buyer", action="close",
                                          reason="x")],
         "not_eligible_yet": [s.open_case(at="2026-03-05T09:00:00Z")],
-        "window_expired": [s.open_case(at="2026-07-01T09:00:00Z")],
+        # placed with a delivery estimate so long ago that its window has closed
+        "window_expired": [s.placed(total=5000, at="2025-10-01T10:00:00Z",
+                                    estimated_delivery="2025-10-20"), opened],
         "already_refunded": [s.refund(5000, at="2026-03-11T09:00:00Z"), opened],
         "case_already_open": [opened, s.open_case(at="2026-03-13T09:00:00Z")],
         "case_closed": [opened, s.close_case(), s.close_case(at="2026-03-14T09:00:00Z")],
         "no_case": [s.close_case()],
         "too_early": [opened, s.action("EscalateCase", at="2026-03-13T09:00:00Z")],
         "not_escalated": [opened, s.support("close")],
-        "late_delivery_requires_full_refund": [opened, s.close_case(at="2027-03-13T09:00:00Z")],
+        # a case opened a year and more before the buyer tries to close it
+        "late_delivery_requires_full_refund": [
+            s.placed(total=5000, at="2025-02-01T10:00:00Z", estimated_delivery="2025-02-20"),
+            s.open_case(at="2025-03-01T09:00:00Z"), s.close_case(at="2026-03-12T09:00:00Z")],
         "seller_not_suspended": [s.support("reinstate_seller")],
         "order_cancelled": [("orders", s._record("orders", {
             "type": "OrderCancelled", "occurred_at": "2026-03-02T09:00:00Z",
@@ -168,20 +188,28 @@ def _rejection_cases(s: Scenario):
 
 
 REJECTIONS = sorted(_rejection_cases(Scenario("x")))
+#: the codes whose scene places the order itself (at another time)
+PLACED_THEIR_OWN = ("window_expired", "late_delivery_requires_full_refund")
 
 
 def test_every_rejection_code_end_to_end(settings, env, service, db, order_id):
     orders = {code: Scenario(f"{order_id}-{code}") for code in REJECTIONS}
-    send(settings, *(s.placed(total=5000) for s in orders.values()))
-    for s in orders.values():
-        wait_until_known(db, s.order_id)
+    send(settings, *(s.placed(total=5000) for code, s in orders.items()
+                     if code not in PLACED_THEIR_OWN))
     for code, s in orders.items():
-        send(settings, *_rejection_cases(s)[code])
+        if code not in PLACED_THEIR_OWN:
+            wait_until_known(db, s.order_id)
+    scenes = {code: _rejection_cases(s)[code] for code, s in orders.items()}
+    for scene in scenes.values():
+        send(settings, *scene)
     held = Scenario(f"{order_id}-unknown")
     send(settings, held.open_case(at="2026-03-12T09:00:00Z"))
     wait_for(lambda: db.execute("SELECT 1 FROM orders WHERE order_id = %s",
                                 (held.order_id,)).fetchone(), what="the held OpenCase")
-    cases(env, "sweep", "--now", "2026-03-13T09:00:00Z")
+    for scene in scenes.values():
+        wait_until_stored(db, scene[-1][1]["event_id"])
+    # past the latest refused action (a close on the 14th) and the held one's hold
+    cases(env, "sweep", "--now", "2026-03-15T10:00:00Z")
     for code, s in {**orders, "unknown_order": held}.items():
         events = wait_for(lambda s=s: [e for e in db_events(db, s.order_id)
                                        if e["type"] == "ActionRejected"],
@@ -214,8 +242,8 @@ def test_two_sweepers_at_once_fire_each_rule_once(settings, env, service, db, or
     for s in lives:
         wait_for_db_events(db, s.order_id, 1)
     sweepers = [subprocess.Popen([sys.executable, "-m", "cases_cli.main", "sweep", "--now",
-                                  "2026-03-15T09:00:00Z"], env=env, stderr=subprocess.PIPE,
-                                 text=True) for _ in range(2)]
+                                  clock.moved("2026-03-15T09:00:00Z")], env=env,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     for sweeper in sweepers:
         _, err = sweeper.communicate(timeout=120)
         assert sweeper.returncode == 0, err

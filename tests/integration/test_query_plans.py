@@ -1,20 +1,26 @@
-"""The unit of work's statements stay index lookups on tables that grew after they were
+"""The units of work's statements stay index lookups on tables that grew after they were
 prepared (storage/planner.py), on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import psycopg
 import pytest
 from psycopg import sql
-from service.apply import apply_batch
-from storage.unit_of_work import unit_of_work
 
 from domain.policy import Policy
 from domain.records import InboundRecord
-from service.unit_of_work import Cause, Inbound
+from schemas.codec import shared_codec
+from service.store import store_batch
+from service.unit_of_work import Cause, Inbound, PartitionStep
+from storage.records import PostgresStore
+from storage.transaction import transaction
+from sweeper.decisions import decide_pass
 from tests.builders import add_tracking, captured, delivered, message, open_case, placed
 
 POLICY = Policy()
+FAR = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
 #: what a plan may not do to a table: read all of it
 WHOLE_TABLE = ("Seq Scan on", "Hash Join", "Merge Join")
 
@@ -25,7 +31,22 @@ def _batch(n: int) -> list[Inbound]:
     records: list[InboundRecord] = [
         placed(order_id), captured(order_id), message(order_id), open_case(order_id),
         add_tracking(order_id, tracking_number=parcel), delivered(tracking_number=parcel)]
-    return [Inbound(Cause("t", 0, i, r.event_id), r) for i, r in enumerate(records)]
+    codec = shared_codec()
+    return [Inbound(Cause("t", 0, i, r.event_id), r, r.event_id.encode(),
+                    codec.encode(_avro(r))) for i, r in enumerate(records)]
+
+
+def _avro(record: InboundRecord) -> dict[str, object]:
+    """The decoded Avro form of a record built in the tests (what the codec encodes)."""
+    import dataclasses
+
+    from domain.records import record_type
+
+    def plain(value: object) -> object:
+        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+    return {"type": record_type(record),
+            **{f.name: plain(getattr(record, f.name)) for f in dataclasses.fields(record)}}
 
 
 @pytest.mark.integration
@@ -34,17 +55,24 @@ def test_prepared_on_empty_tables_the_statements_stay_key_lookups(empty_database
         # PostgreSQL caches a generic plan after five executions: made here, while every
         # table holds a few rows, when a scan of the whole table is the cheapest plan
         for n in range(8):
-            with unit_of_work(conn, POLICY) as uow:
-                apply_batch(uow, _batch(n), POLICY)
+            with transaction(conn):
+                store_batch(PostgresStore(conn), _batch(n),
+                            [PartitionStep("t", 0, 6 * n + 6, None)])
+            decide_pass(conn, FAR, POLICY)
         conn.execute("INSERT INTO orders (order_id, state) "
                      "SELECT 'grown-' || g, '{}'::jsonb FROM generate_series(1, 20000) g")
+        conn.execute("INSERT INTO order_records (event_id, order_id, occurred_at, record_type,"
+                     ' topic, "partition", "offset", "timestamp", payload, decided) '
+                     "SELECT 'grown-' || g, 'grown-' || g, now(), 'OrderCancelled', 't', 0, g, "
+                     "0, '', true FROM generate_series(1, 20000) g")
         statements = conn.execute(
             "SELECT name, statement, cardinality(parameter_types) "
             "FROM pg_prepared_statements WHERE statement ~* '(orders|inbox|sellers|"
-            "carrier_reports|case_proofs|case_events)'").fetchall()
+            "order_records|parcel_reports|case_proofs|case_events|inbound_progress)'"
+        ).fetchall()
         assert len(statements) >= 10
         for name, statement, parameters in statements:
-            with unit_of_work(conn, POLICY):  # the settings every batch runs with
+            with transaction(conn):  # the settings every batch runs with
                 conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
                 explain = sql.SQL("EXPLAIN EXECUTE {}({})").format(
                     sql.Identifier(name), sql.SQL(", ").join([sql.NULL] * parameters))

@@ -14,12 +14,13 @@ import time
 import uuid
 from typing import Any
 
-import consumers.runtime as runtime
 import psycopg
 import pytest
-from consumers.runtime import TopicConsumer
 
+import consumers.storing as storing
 from configuration import Settings
+from consumers import CONSUMERS
+from consumers.loop import TopicConsumer
 from schemas.json_form import from_json
 from service.unit_of_work import Inbound
 from tests.integration.conftest import produce, wait_for
@@ -40,27 +41,28 @@ def test_records_of_partitions_gained_during_a_database_outage_are_not_lost(
     group = f"test-{tag}"
     seen: set[str] = set()
     lock = threading.Lock()
-    real_apply_batch = runtime.apply_batch
+    real_store_batch = storing.store_batch
 
-    def spying_apply_batch(uow: Any, items: list[Inbound], policy: Any) -> Any:
-        outcome = real_apply_batch(uow, items, policy)
+    def spying_store_batch(uow: Any, items: list[Inbound], steps: Any) -> Any:
+        outcome = real_store_batch(uow, items, steps)
         with lock:  # only reached once the transaction could run
             seen.update(i.cause.event_id for i in items)
         return outcome
 
-    monkeypatch.setattr(runtime, "apply_batch", spying_apply_batch)
+    monkeypatch.setattr(storing, "store_batch", spying_store_batch)
 
     database_down = threading.Event()
-    waiting, leaving = TopicConsumer("orders", settings, group=group), \
-        TopicConsumer("orders", settings, group=group)
-    real_connection = waiting._connection
+    # a group of the test's own, whose reading does not move the service's watermark
+    waiting, leaving = (TopicConsumer(CONSUMERS["orders"], settings, group=group,
+                                      moves_progress=False) for _ in range(2))
+    real_connection = waiting.store.connection
 
     def connection() -> psycopg.Connection:
         if database_down.is_set():
             raise psycopg.OperationalError("the database is away (test)")
         return real_connection()
 
-    monkeypatch.setattr(waiting, "_connection", connection)
+    monkeypatch.setattr(waiting.store, "connection", connection)
     threads = [threading.Thread(target=c.run, daemon=True) for c in (waiting, leaving)]
     for thread in threads:
         thread.start()

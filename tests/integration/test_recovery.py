@@ -1,6 +1,5 @@
 """The operator's recovery tools on the real broker and database: `cases replay` (also as
-a rebuild of an empty database) and `cases dlq list|redrive` (DESIGN.md, Guarantees:
-Replay; issue 4)."""
+a rebuild of an empty database) and `cases dlq list|redrive` (docs/contract.md, Replay)."""
 
 from __future__ import annotations
 
@@ -14,14 +13,16 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Producer
-from consumers.dlq import DeadLetter, dlq_headers, read_headers
 
 from bootstrap.kafka import consumer_group
 from configuration import Settings
+from consumers.dead_letters import DeadLetter, dlq_headers, read_headers
+from consumers.inbound import InboundMessage
 from domain.order import Case
 from schemas import INBOUND_TOPICS, dlq_topic
 from schemas.codec import shared_codec
 from storage import state_json
+from tests.integration import clock
 from tests.integration.conftest import (
     cases,
     committed,
@@ -66,32 +67,39 @@ def _scenarios(prefix: str) -> tuple[list[str], list[tuple[str, dict[str, Any]]]
     return orders, items
 
 
-def _case_states(url: str) -> dict[str, Any]:
-    """Each order's case (its state column and the whole case as stored) for the orders no
-    sweep has touched: a rebuild replays records, not the sweeps of other tests' clocks."""
+def _case_states(url: str, orders: list[str] | None = None) -> dict[str, Any]:
+    """Each order's case (its state column and the whole case as stored): of `orders`,
+    or of every order no time rule has touched (a replay stores records again; it
+    repeats no sweep)."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            """
-            SELECT o.order_id, o.case_state, o.state->'case' FROM orders o
-            WHERE NOT EXISTS (SELECT 1 FROM case_events e
-                              WHERE e.order_id = o.order_id AND e.cause_topic = 'sweeper')
-            """).fetchall()
-    # compared as the domain's Case, not as JSON: documents written by an older version
-    # spell defaults out, and a rebuild writes them anew
+        if orders is None:
+            rows = conn.execute(
+                """
+                SELECT o.order_id, o.case_state, o.state->'case' FROM orders o
+                WHERE NOT EXISTS (SELECT 1 FROM case_events e
+                                  WHERE e.order_id = o.order_id AND e.cause_topic = 'sweeper')
+                """).fetchall()
+        else:
+            rows = conn.execute("SELECT order_id, case_state, state->'case' FROM orders "
+                                "WHERE order_id = ANY(%s)", (orders,)).fetchall()
     return {r[0]: (r[1], state_json.from_json(Case, r[2])) for r in rows}
 
 
 def _summary_numbers(stdout: str) -> dict[str, int]:
-    """`replayed T: 5 record(s), 0 applied, 5 already applied, ...` summed over lines."""
-    totals = {"records": 0, "applied": 0, "already": 0, "dead": 0, "events": 0}
+    """`replayed T: 5 record(s), 0 stored, 5 already stored, 0 dead letter(s) in ...`
+    summed over lines."""
+    totals = {"records": 0, "stored": 0, "already": 0, "dead": 0}
     for line in stdout.splitlines():
         words = line.split(": ", 1)[1].replace(",", "").split()
         totals["records"] += int(words[0])
-        totals["applied"] += int(words[2])
+        totals["stored"] += int(words[2])
         totals["already"] += int(words[4])
         totals["dead"] += int(words[7])
-        totals["events"] += int(words[10])
     return totals
+
+
+#: a moment after every record of `_scenarios`, before any of their deadlines
+HORIZON = "2026-03-14T12:00:00Z"
 
 
 # ---- replay and rebuild ------------------------------------------------------------------
@@ -103,17 +111,20 @@ def test_rebuild_of_an_empty_database_reaches_the_live_case_states(
     for order_id in orders:
         wait_for_db_events(db, order_id, 1)
     wait_drained(settings, db)
+    # the live service decides up to the same moment the rebuild will (the last refund is
+    # ahead of its watermark)
+    assert cases(env, "sweep", "--now", HORIZON).returncode == 0
 
-    rebuild = cases({**env, "DATABASE_URL": empty_database}, "replay", *INBOUND_TOPICS,
-                    "--from-offset", "0")
+    rebuild_env = {**env, "DATABASE_URL": empty_database}
+    rebuild = cases(rebuild_env, "replay", *INBOUND_TOPICS, "--from-offset", "0")
     assert rebuild.returncode == 0, rebuild.stderr
-    assert _summary_numbers(rebuild.stdout)["applied"] > 0
+    assert _summary_numbers(rebuild.stdout)["stored"] > 0
+    decided = cases(rebuild_env, "sweep", "--now", HORIZON)
+    assert decided.returncode == 0, decided.stderr
 
-    live, rebuilt = _case_states(settings.database_url), _case_states(empty_database)
-    assert set(orders) <= set(live)
-    # every order no sweep touched: the same case in the same state
-    # (an order the rebuild lacks has no case: some tests write to the database directly)
-    assert {order_id: rebuilt.get(order_id, (None, None)) for order_id in live} == live
+    live = _case_states(settings.database_url, orders)
+    assert set(orders) == set(live)
+    assert _case_states(empty_database, orders) == live
 
 
 def test_replay_from_the_beginning_changes_nothing_already_applied(
@@ -131,7 +142,7 @@ def test_replay_from_the_beginning_changes_nothing_already_applied(
     assert replay.returncode == 0, replay.stderr
     numbers = _summary_numbers(replay.stdout)
     assert numbers["records"] >= len(items)
-    assert numbers["applied"] == 0 and numbers["events"] == 0
+    assert numbers["stored"] == 0
     assert numbers["already"] >= len(items)
     assert _case_states(settings.database_url) == before
     assert db.execute("SELECT count(*) FROM case_events").fetchone()[0] == events_before
@@ -153,7 +164,7 @@ def test_replay_from_a_time_reads_only_what_came_after_it(settings, env, service
 
     assert replay.returncode == 0, replay.stderr
     with psycopg.connect(empty_database) as conn:
-        rebuilt = {r[0] for r in conn.execute("SELECT order_id FROM orders")}
+        rebuilt = {r[0] for r in conn.execute("SELECT DISTINCT order_id FROM order_records")}
     assert rebuilt == set(late)
     assert not rebuilt & set(early)
 
@@ -170,23 +181,11 @@ def test_replay_of_a_topic_that_does_not_exist_is_a_clear_error(env):
 def _as_dead_letter(settings: Settings, topic: str, key: bytes, value: bytes,
                     letter: DeadLetter, position: tuple[int, int]) -> None:
     """Put a record on `<topic>.dlq` as an earlier, faulty consumer version would have."""
-
-    class Original:  # the Message fields dlq_headers reads
-        def topic(self) -> str:
-            return topic
-
-        def partition(self) -> int:
-            return position[0]
-
-        def offset(self) -> int:
-            return position[1]
-
-        def timestamp(self) -> tuple[int, int]:
-            return 1, int(time.time() * 1000)
-
+    original = InboundMessage(topic, position[0], position[1], key, value,
+                              timestamp_type=1, timestamp=int(time.time() * 1000))
     producer = Producer(settings.kafka())
     producer.produce(dlq_topic(topic), key=key, value=value,
-                     headers=dlq_headers(Original(), consumer_group(topic), letter))
+                     headers=dlq_headers(original, consumer_group(topic), letter))
     assert producer.flush(30) == 0
 
 
@@ -195,8 +194,9 @@ def test_dlq_list_and_redrive_after_a_fix(settings, env, service, db, order_id):
     placed = s.placed()[1]
     original_offset = secrets.randbelow(10**9) + 10**9  # where it was, as the headers say
     # a good OrderPlaced that a buggy consumer version dead-lettered, and garbage
-    _as_dead_letter(settings, "orders", order_id.encode(), shared_codec().encode(placed),
-                    DeadLetter("domain.order.InvalidRecord", "a bug, since fixed"),
+    _as_dead_letter(settings, "orders", order_id.encode(),
+                    shared_codec().encode(clock.move_record(placed)),
+                    DeadLetter("domain.decision.InvalidRecord", "a bug, since fixed"),
                     (0, original_offset))
     garbage_key = f"{order_id}-garbage".encode()
     produce_raw(settings, "orders", garbage_key, b"not avro at all")
@@ -235,4 +235,4 @@ def test_dlq_list_and_redrive_after_a_fix(settings, env, service, db, order_id):
     assert all(e["redriven"] for e in relisted if e["original"] == f"orders/0/{original_offset}")
     second = cases(env, "dlq", "redrive", "orders")  # only the re-dead-lettered garbage
     assert second.returncode == 0, second.stderr
-    assert _summary_numbers(second.stdout)["applied"] == 0
+    assert _summary_numbers(second.stdout)["stored"] == 0
