@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import (
+    cases,
     db_events,
     published_events,
     send,
     wait_for,
     wait_for_db_events,
     wait_until_known,
+    wait_until_stored,
 )
 from tests.integration.scenario import Scenario
 
@@ -19,7 +21,8 @@ pytestmark = pytest.mark.integration
 
 
 
-def test_open_partial_refund_then_full_refund_closes_the_case(settings, service, db, order_id):
+def test_open_partial_refund_then_full_refund_closes_the_case(settings, env, service, db,
+                                                              order_id):
     s = Scenario(order_id)
     send(settings, s.placed(total=5000), s.captured(5000))
     wait_until_known(db, order_id)
@@ -27,7 +30,10 @@ def test_open_partial_refund_then_full_refund_closes_the_case(settings, service,
     wait_for_db_events(db, order_id, 1)
     send(settings, s.refund(2000))
     wait_for_db_events(db, order_id, 2)
-    send(settings, s.refund(3000, at="2026-03-14T10:00:00Z"))
+    full = s.refund(3000, at="2026-03-14T10:00:00Z")  # ahead of the service's watermark
+    send(settings, full)
+    wait_until_stored(db, full[1]["event_id"])
+    assert cases(env, "sweep", "--now", "2026-03-14T11:00:00Z").returncode == 0
     events = wait_for_db_events(db, order_id, 4)
     assert [e["type"] for e in events] == [
         "CaseOpened", "RefundRecorded", "RefundRecorded", "CaseClosed"]

@@ -217,14 +217,16 @@ def test_every_rejection_code_end_to_end(settings, env, service, db, order_id):
         assert events[-1]["rejection"] == code, (code, events)
 
 
-def test_support_escalates_early_closes_and_reopens(settings, service, db, order_id):
+def test_support_escalates_early_closes_and_reopens(settings, env, service, db, order_id):
     s = Scenario(order_id)
     send(settings, s.placed())
     wait_until_known(db, order_id)
+    reopened = s.support("reopen", reason="tracking_investigation", at="2026-03-14T10:00:00Z")
     send(settings, s.open_case(at="2026-03-12T09:00:00Z"),
          s.support("escalate", reason="harassment", at="2026-03-12T10:00:00Z"),
-         s.support("close", at="2026-03-13T10:00:00Z"),
-         s.support("reopen", reason="tracking_investigation", at="2026-03-14T10:00:00Z"))
+         s.support("close", at="2026-03-13T10:00:00Z"), reopened)
+    wait_until_stored(db, reopened[1]["event_id"])
+    cases(env, "sweep", "--now", "2026-03-14T11:00:00Z")
     events = wait_for_db_events(db, order_id, 4)
     assert [(e["type"], e["state"]) for e in events] == [
         ("CaseOpened", "open"), ("CaseEscalated", "escalated"), ("CaseClosed", "closed"),

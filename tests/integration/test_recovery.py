@@ -136,13 +136,15 @@ def test_replay_from_the_beginning_changes_nothing_already_applied(
     wait_drained(settings, db)
     before = _case_states(settings.database_url)
     events_before = db.execute("SELECT count(*) FROM case_events").fetchone()[0]
+    # records the sweeper refused as bad input left the inbox: a replay stores them again
+    refused = db.execute("SELECT count(*) FROM dead_letter_outbox").fetchone()[0]
 
     replay = cases(env, "replay", *INBOUND_TOPICS, "--from-offset", "0")
 
     assert replay.returncode == 0, replay.stderr
     numbers = _summary_numbers(replay.stdout)
     assert numbers["records"] >= len(items)
-    assert numbers["stored"] == 0
+    assert numbers["stored"] <= refused
     assert numbers["already"] >= len(items)
     assert _case_states(settings.database_url) == before
     assert db.execute("SELECT count(*) FROM case_events").fetchone()[0] == events_before
