@@ -27,6 +27,7 @@ from confluent_kafka import (
     TopicPartition,
 )
 
+from cases_cli.preflight import NotSetUp, check_set_up
 from configuration import Settings, settings_from_env
 from configuration.logging import configure_logging
 from consumers.runtime import TopicConsumer
@@ -51,10 +52,15 @@ class CommandError(Exception):
 
 # ---- setup and run ---------------------------------------------------------------------
 
-def setup(partitions: int = 4, settings: Settings | None = None) -> int:
+def setup(partitions: int | None = None, settings: Settings | None = None,
+          replication_factor: int | None = None) -> int:
+    """Migrations and missing topics; partitions and replication factor by default from
+    the settings (CASES_TOPIC_PARTITIONS, CASES_TOPIC_REPLICATION_FACTOR; unset: the
+    broker's defaults)."""
     settings = settings or settings_from_env()
     ran = migrate(settings.database_url)
-    created = create_topics(settings, partitions=partitions)
+    created = create_topics(settings, partitions=partitions,
+                            replication_factor=replication_factor)
     log.info("setup_done", migrations_applied=ran, topics_created=created)
     return 0
 
@@ -109,16 +115,19 @@ def _child(name: str, log_level: str) -> None:
 
 
 def _setup_when_reachable(settings: Settings, stop: threading.Event) -> bool:
-    """`setup`, retried while Kafka or PostgreSQL cannot be reached; False if stopped
-    first. A component (re)started during an outage then waits for its services, as a
-    running one does, instead of exiting (`make chaos` saw restarts during a database
-    outage exit with status 1 again and again, which a platform's crash back-off would
-    turn into minutes of downtime after the outage)."""
+    """Whether the database is migrated and every topic exists (preflight.py), asked
+    again while Kafka or PostgreSQL cannot be reached; False if stopped first. A component
+    (re)started during an outage then waits for its services, as a running one does,
+    instead of exiting (`make chaos` saw restarts during a database outage exit with
+    status 1 again and again, which a platform's crash back-off would turn into minutes of
+    downtime after the outage). What only `cases setup` can fix is a CommandError."""
     delay = 0.5
     while not stop.is_set():
         try:
-            setup(settings=settings)
+            check_set_up(settings)
             return True
+        except NotSetUp as exc:
+            raise CommandError(str(exc)) from None
         except (psycopg.OperationalError, KafkaException) as exc:
             log.warning("setup_waiting_for_services", error=type(exc).__name__,
                         retry_in=delay)

@@ -3,7 +3,9 @@
 Connections: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL. Kafka client settings such as security
 pass through as CASES_KAFKA_<NAME> (e.g. CASES_KAFKA_SECURITY_PROTOCOL=SASL_SSL becomes
 `security.protocol`). Policy numbers: CASES_POLICY_<FIELD> as ISO-8601-free plain
-durations in seconds, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d).
+durations in seconds, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d). The topics
+`cases setup` creates: CASES_TOPIC_PARTITIONS, CASES_TOPIC_REPLICATION_FACTOR (unset: the
+broker's defaults).
 
 Secrets (the database password, Kafka passwords and keys) never leave through `repr`:
 `Settings` masks them, so settings may be logged or shown in a traceback.
@@ -101,6 +103,27 @@ DEFAULT_BATCH_SIZE = 500
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 
 
+#: a topic's partitions or replication factor when the deployment names none: the broker's
+#: own default (`num.partitions`, `default.replication.factor`), as CreateTopics takes it
+BROKER_DEFAULT = -1
+
+
+def _topic_layout(env: Mapping[str, str], name: str) -> int:
+    """CASES_TOPIC_PARTITIONS / CASES_TOPIC_REPLICATION_FACTOR: a positive number, or
+    unset (or -1) for the broker's default."""
+    text = env.get(name, "").strip()
+    if not text:
+        return BROKER_DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1 and value != BROKER_DEFAULT:
+        raise ConfigurationError(f"{name} must be at least 1 (or -1 for the broker's "
+                                 f"default), not {value}")
+    return value
+
+
 def _batch_size_variable(topic: str) -> str:
     return f"CASES_BATCH_SIZE_{topic.upper().replace('-', '_')}"
 
@@ -121,6 +144,9 @@ class Settings:
     inbox_retention_interval: float = 3600.0
     #: an inbound value larger than this is a dead letter, checked before decoding
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    #: what `cases setup` creates topics with; -1: the broker's default
+    topic_partitions: int = BROKER_DEFAULT
+    topic_replication_factor: int = BROKER_DEFAULT
 
     def kafka(self, defaults: Mapping[str, Any] | None = None,
               **overrides: Any) -> dict[str, Any]:
@@ -154,7 +180,9 @@ class Settings:
                 f"poll_timeout={self.poll_timeout!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
                 f"inbox_retention_interval={self.inbox_retention_interval!r}, "
-                f"max_record_bytes={self.max_record_bytes!r})")
+                f"max_record_bytes={self.max_record_bytes!r}, "
+                f"topic_partitions={self.topic_partitions!r}, "
+                f"topic_replication_factor={self.topic_replication_factor!r})")
 
     __str__ = __repr__
 
@@ -212,4 +240,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         sweep_interval=sweep_interval,
         inbox_retention_interval=inbox_retention_interval,
         max_record_bytes=max_record_bytes,
+        topic_partitions=_topic_layout(env, "CASES_TOPIC_PARTITIONS"),
+        topic_replication_factor=_topic_layout(env, "CASES_TOPIC_REPLICATION_FACTOR"),
     )
