@@ -4,7 +4,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
+	image-check
 
 install: $(VENV)/.installed
 
@@ -64,3 +65,9 @@ bench: install
 # The same, small (about a minute): CI runs it so the benchmark cannot rot.
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+
+# The container image's install without Docker: the build context as Docker assembles it
+# (.dockerignore), the Dockerfile's install steps into a new virtualenv, then `cases run`
+# from it against a broker and database (deploy/image/check.sh; needs Go and python3.11).
+image-check:
+	bash deploy/image/check.sh
