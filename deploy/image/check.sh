@@ -174,7 +174,9 @@ owner_env=("${clean_env[@]}" "KAFKA_BOOTSTRAP_SERVERS=$bootstrap" "DATABASE_URL=
 runtime_env=("${clean_env[@]}" "KAFKA_BOOTSTRAP_SERVERS=$bootstrap" "DATABASE_URL=$runtime_url"
              "CASES_SWEEP_INTERVAL_SECONDS=3600")
 (cd "$work" && "${owner_env[@]}" cases --log-level WARNING setup) || die "cases setup failed"
-"$psql" "$owner_url" -q -v ON_ERROR_STOP=1 -v login="$login" -v password=image-check \
+# as compose and the setup Job do it: the password from the environment
+APP_PASSWORD=image-check "$psql" "$owner_url" -q -v ON_ERROR_STOP=1 -v login="$login" \
+  -c '\getenv password APP_PASSWORD' \
   -f "$repo/deploy/database-role.sql" -f "$repo/deploy/database-login.sql" >/dev/null \
   || die "deploy/database-role.sql or database-login.sql failed"
 say "database $database set up by its owner; the service logs in as $login"
