@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STATE ?= .local/services
 
 .PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
-	image-check
+	image-check deploy-check
 
 install: $(VENV)/.installed
 
@@ -71,3 +71,9 @@ bench-smoke: install
 # from it against a broker and database (deploy/image/check.sh; needs Go and python3.11).
 image-check:
 	bash deploy/image/check.sh
+
+# The Kubernetes manifests, compose file, alert rules and dashboard, checked offline
+# against Kubernetes', KEDA's and Compose's schemas and with promtool (deploy/validate.sh;
+# its tools are cached in ~/.cache/order-cases, promtool built there once).
+deploy-check:
+	bash deploy/validate.sh
