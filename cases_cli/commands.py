@@ -114,20 +114,27 @@ def _child(name: str, log_level: str) -> None:
     run_component(name, settings_from_env(), stop)
 
 
+def set_up(settings: Settings) -> None:
+    """What `cases run` waits for: the database migrated and every topic there
+    (preflight.py); it never migrates or creates them itself. What only `cases setup` can
+    fix is a CommandError, one line."""
+    try:
+        check_set_up(settings)
+    except NotSetUp as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _setup_when_reachable(settings: Settings, stop: threading.Event) -> bool:
-    """Whether the database is migrated and every topic exists (preflight.py), asked
-    again while Kafka or PostgreSQL cannot be reached; False if stopped first. A component
-    (re)started during an outage then waits for its services, as a running one does,
-    instead of exiting (`make chaos` saw restarts during a database outage exit with
-    status 1 again and again, which a platform's crash back-off would turn into minutes of
-    downtime after the outage). What only `cases setup` can fix is a CommandError."""
+    """`set_up`, asked again while Kafka or PostgreSQL cannot be reached; False if
+    stopped first. A component (re)started during an outage then waits for its services,
+    as a running one does, instead of exiting (`make chaos` saw restarts during a database
+    outage exit with status 1 again and again, which a platform's crash back-off would
+    turn into minutes of downtime after the outage)."""
     delay = 0.5
     while not stop.is_set():
         try:
-            check_set_up(settings)
+            set_up(settings)
             return True
-        except NotSetUp as exc:
-            raise CommandError(str(exc)) from None
         except (psycopg.OperationalError, KafkaException) as exc:
             log.warning("setup_waiting_for_services", error=type(exc).__name__,
                         retry_in=delay)

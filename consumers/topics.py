@@ -43,7 +43,7 @@ def create_topics(settings: Settings, partitions: int | None = None,
     partitions = settings.topic_partitions if partitions is None else partitions
     replication_factor = (settings.topic_replication_factor if replication_factor is None
                           else replication_factor)
-    admin = AdminClient(settings.kafka())
+    admin = _admin(settings)
     missing = _missing(admin, timeout)
     if not missing:
         return []
@@ -62,7 +62,11 @@ def create_topics(settings: Settings, partitions: int | None = None,
 def missing_topics(settings: Settings, timeout: float = 10.0) -> list[str]:
     """The service's topics the cluster does not have (KafkaException when it cannot
     be asked); `cases run` needs every one, `cases setup` creates them."""
-    return _missing(AdminClient(settings.kafka()), timeout)
+    return _missing(_admin(settings), timeout)
+
+
+def _admin(settings: Settings) -> AdminClient:
+    return AdminClient(settings.kafka())
 
 
 def _missing(admin: AdminClient, timeout: float) -> list[str]:

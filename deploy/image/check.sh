@@ -13,8 +13,9 @@
 #   4. a real run against a broker and a database (KAFKA_BOOTSTRAP_SERVERS/DATABASE_URL
 #      when both are set, else local ones started for it), as production does it:
 #      `cases setup` as the owner, deploy/database-role.sql and database-login.sql, then
-#      `cases run orders case-actions relay` as the runtime login role; two records
-#      published with `cases publish` must become a published CaseOpened
+#      `cases run` (every component) as the runtime login role; two records published
+#      with `cases publish` must become a published CaseOpened, and where the installed
+#      service serves CASES_HTTP_PORT, /healthz, /readyz and /metrics must answer
 #
 # Needs Go (the context's matcher, built once into the Go build cache) and python3.11.
 # Options: PYTHON (the interpreter of the new virtualenv, python3.11),
@@ -66,7 +67,7 @@ trap cleanup EXIT
 say "build context from $repo (.dockerignore, Docker's matcher)"
 (cd "$repo/deploy/image/context" && go run . "$repo" "$work/context") \
   || die "could not assemble the build context"
-for unwanted in tests bench chaos workload .git .venv .local .ci docs examples; do
+for unwanted in tests bench chaos workload tools .git .venv .local .ci docs examples; do
   [[ ! -e $work/context/$unwanted ]] || die "the build context holds $unwanted/"
 done
 stray=$(cd "$work/context" && find . \( -name __pycache__ -o -name '*.pyc' -o -name '.env' \
@@ -171,8 +172,9 @@ PY
 psql=$(command -v psql || ls -d /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1 || true)
 [[ -x $psql ]] || die "psql is needed to apply deploy/database-role.sql"
 owner_env=("${clean_env[@]}" "KAFKA_BOOTSTRAP_SERVERS=$bootstrap" "DATABASE_URL=$owner_url")
+http_port=$("$work/venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 runtime_env=("${clean_env[@]}" "KAFKA_BOOTSTRAP_SERVERS=$bootstrap" "DATABASE_URL=$runtime_url"
-             "CASES_SWEEP_INTERVAL_SECONDS=3600")
+             "CASES_HTTP_PORT=$http_port")
 (cd "$work" && "${owner_env[@]}" cases --log-level WARNING setup) || die "cases setup failed"
 # as compose and the setup Job do it: the password from the environment
 APP_PASSWORD=image-check "$psql" "$owner_url" -q -v ON_ERROR_STOP=1 -v login="$login" \
@@ -181,7 +183,7 @@ APP_PASSWORD=image-check "$psql" "$owner_url" -q -v ON_ERROR_STOP=1 -v login="$l
   || die "deploy/database-role.sql or database-login.sql failed"
 say "database $database set up by its owner; the service logs in as $login"
 
-(cd "$work" && exec "${runtime_env[@]}" cases run orders case-actions relay) \
+(cd "$work" && exec "${runtime_env[@]}" cases run) \
   >"$work/run.log" 2>&1 &
 run_pid=$!
 
@@ -226,6 +228,33 @@ PY
 }
 (cd "$work" && "${runtime_env[@]}" cases show "$order") | sed 's/^/image-check:   /' >&2 \
   || die "cases show failed"
+
+if (cd "$work" && "${clean_env[@]}" python -c 'import observability.http' 2>/dev/null); then
+  say "the service's HTTP endpoints on port $http_port"
+  (cd "$work" && "${clean_env[@]}" python - "$http_port" <<'PY') || die "/healthz, /readyz or /metrics did not answer as they should"
+import sys
+import time
+import urllib.error
+import urllib.request
+
+base = f"http://127.0.0.1:{sys.argv[1]}"
+deadline = time.monotonic() + 60
+for path in ("/healthz", "/readyz", "/metrics"):
+    while True:
+        try:
+            with urllib.request.urlopen(base + path, timeout=5) as answer:
+                body = answer.read().decode()
+                break
+        except (urllib.error.URLError, OSError) as error:
+            if time.monotonic() > deadline:
+                sys.exit(f"{path}: {error}")
+            time.sleep(0.5)
+    print(f"image-check:   {path}: 200", file=sys.stderr)
+assert "order_cases_" in body, "/metrics serves none of the service's metrics"
+PY
+else
+  say "the installed service serves no HTTP endpoints (no observability.http): not checked"
+fi
 
 kill -TERM "$run_pid"
 rc=0

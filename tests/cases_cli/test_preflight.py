@@ -39,7 +39,7 @@ class FakeAdmin:
 @pytest.fixture
 def admin(monkeypatch: pytest.MonkeyPatch) -> type[FakeAdmin]:
     FakeAdmin.existing, FakeAdmin.created = [], []
-    monkeypatch.setattr(consumers.topics, "AdminClient", FakeAdmin)
+    monkeypatch.setattr(consumers.topics, "_admin", FakeAdmin)
     return FakeAdmin
 
 
@@ -74,7 +74,7 @@ def test_run_names_what_is_not_set_up_in_one_line_and_creates_nothing(admin, mon
     FakeAdmin.existing = [t for t in all_topics() if t not in ("payments.dlq", "case-events")]
     monkeypatch.setattr(preflight, "pending_migrations", lambda _url: ["0005.inbox-retention"])
     with pytest.raises(commands.CommandError) as raised:
-        commands._setup_when_reachable(settings_from_env(ENV), threading.Event())
+        commands.set_up(settings_from_env(ENV))
     message = str(raised.value)
     assert "\n" not in message
     assert "database migrations not applied: 0005.inbox-retention" in message
