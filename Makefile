@@ -4,8 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
-	image-check deploy-check
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos
 
 install: $(VENV)/.installed
 
@@ -56,15 +55,7 @@ clean:
 	-bash deploy/local/services.sh down $(STATE)
 	rm -rf .local
 
-# Throughput, latency, memory and a profile on a seeded workload (bench/run.py); starts
-# its own Kafka and PostgreSQL unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set.
-# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --profile"`.
-bench: install
-	$(PY) -m bench.run $(BENCH_ARGS)
-
-# The same, small (about a minute): CI runs it so the benchmark cannot rot.
-bench-smoke: install
-	$(PY) -m bench.run --smoke
+.PHONY: image-check deploy-check
 
 # The container image's install without Docker: the build context as Docker assembles it
 # (.dockerignore), the Dockerfile's install steps into a new virtualenv, then `cases run`
@@ -77,3 +68,13 @@ image-check:
 # its tools are cached in ~/.cache/order-cases, promtool built there once).
 deploy-check:
 	bash deploy/validate.sh
+
+# Throughput, latency, memory and a profile on a seeded workload (bench/run.py); starts
+# its own Kafka and PostgreSQL unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --profile"`.
+bench: install
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The same, small (about a minute): CI runs it so the benchmark cannot rot.
+bench-smoke: install
+	$(PY) -m bench.run --smoke

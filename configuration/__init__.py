@@ -3,9 +3,7 @@
 Connections: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL. Kafka client settings such as security
 pass through as CASES_KAFKA_<NAME> (e.g. CASES_KAFKA_SECURITY_PROTOCOL=SASL_SSL becomes
 `security.protocol`). Policy numbers: CASES_POLICY_<FIELD> as ISO-8601-free plain
-durations in seconds, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d). The topics
-`cases setup` creates: CASES_TOPIC_PARTITIONS, CASES_TOPIC_REPLICATION_FACTOR (unset: the
-broker's defaults).
+durations in seconds, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d).
 
 Secrets (the database password, Kafka passwords and keys) never leave through `repr`:
 `Settings` masks them, so settings may be logged or shown in a traceback.
@@ -103,8 +101,10 @@ DEFAULT_BATCH_SIZE = 500
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 
 
-#: a topic's partitions or replication factor when the deployment names none: the broker's
-#: own default (`num.partitions`, `default.replication.factor`), as CreateTopics takes it
+#: a topic's partitions or replication factor (CASES_TOPIC_PARTITIONS,
+#: CASES_TOPIC_REPLICATION_FACTOR: what `cases setup` creates topics with) when the
+#: deployment names none: the broker's own default (`num.partitions`,
+#: `default.replication.factor`), as CreateTopics takes it
 BROKER_DEFAULT = -1
 
 
