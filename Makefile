@@ -34,7 +34,7 @@ test-slow: install
 
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
-	  tests/chaos tests/sweeper tests/consumers tests/workload
+	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -56,6 +56,20 @@ chaos: install
 clean:
 	-bash deploy/local/services.sh down $(STATE)
 	rm -rf .local
+
+.PHONY: image-check deploy-check
+
+# The container image's install without Docker: the build context as Docker assembles it
+# (.dockerignore), the Dockerfile's install steps into a new virtualenv, then `cases run`
+# from it against a broker and database (deploy/image/check.sh; needs Go and python3.11).
+image-check:
+	bash deploy/image/check.sh
+
+# The Kubernetes manifests, compose file, alert rules and dashboard, checked offline
+# against Kubernetes', KEDA's and Compose's schemas and with promtool (deploy/validate.sh;
+# its tools are cached in ~/.cache/order-cases, promtool built there once).
+deploy-check:
+	bash deploy/validate.sh
 
 # Throughput, latency, memory and a profile on a seeded workload (bench/run.py); starts
 # its own Kafka and PostgreSQL unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set.

@@ -10,6 +10,8 @@ import structlog
 
 from bootstrap.database import connect
 from bootstrap.supervisor import supervise
+from cases_cli.errors import CommandError
+from cases_cli.preflight import NotSetUp, check_set_up
 from configuration import Settings, settings_from_env
 from consumers.topics import create_topics
 from storage.migrate import migrate
@@ -20,17 +22,32 @@ from sweeper.retention import inbox_retention_pass
 log = structlog.get_logger("cases")
 
 
-def setup(partitions: int = 4, settings: Settings | None = None) -> int:
+def setup(partitions: int | None = None, settings: Settings | None = None,
+          replication_factor: int | None = None) -> int:
+    """Migrations and missing topics; partitions and replication factor by default from
+    the settings (CASES_TOPIC_PARTITIONS, CASES_TOPIC_REPLICATION_FACTOR; unset: the
+    broker's defaults)."""
     settings = settings or settings_from_env()
     ran = migrate(settings.database_url)
-    created = create_topics(settings, partitions=partitions)
+    created = create_topics(settings, partitions=partitions,
+                            replication_factor=replication_factor)
     log.info("setup_done", migrations_applied=ran, topics_created=created)
     return 0
 
 
+def set_up(settings: Settings) -> None:
+    """What `cases run` waits for: the database migrated and every topic there
+    (preflight.py); it never migrates or creates them itself. What only `cases setup` can
+    fix is a CommandError, one line."""
+    try:
+        check_set_up(settings)
+    except NotSetUp as exc:
+        raise CommandError(str(exc)) from None
+
+
 def run(components: list[str], log_level: str = "INFO") -> int:
     settings = settings_from_env()
-    return supervise(components, settings, log_level, lambda s: setup(settings=s))
+    return supervise(components, settings, log_level, set_up)
 
 
 def sweep(now: dt.datetime | None) -> int:

@@ -39,6 +39,13 @@ def non_negative(text: str) -> int:
     return value
 
 
+def positive(text: str) -> int:
+    value = non_negative(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 is not positive")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cases", description=__doc__)
     p.add_argument("--log-level", default=None,
@@ -50,7 +57,12 @@ def parser() -> argparse.ArgumentParser:
                      help=f"any of {', '.join(COMPONENTS)} (default: all)")
 
     setup = sub.add_parser("setup", help="apply database migrations and create missing topics")
-    setup.add_argument("--partitions", type=non_negative, default=4)
+    setup.add_argument("--partitions", type=positive, default=None, metavar="N",
+                       help="of each topic created (default: CASES_TOPIC_PARTITIONS, "
+                       "else the broker's num.partitions)")
+    setup.add_argument("--replication-factor", type=positive, default=None, metavar="N",
+                       help="of each topic created (default: CASES_TOPIC_REPLICATION_FACTOR, "
+                       "else the broker's default.replication.factor)")
 
     publish = sub.add_parser("publish", help="publish JSON-lines records to an inbound topic")
     publish.add_argument("topic", choices=list(INBOUND_TOPICS), metavar="TOPIC")
@@ -105,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "run":
             return commands.run(args.components or COMPONENTS, args.log_level or "")
         if args.command == "setup":
-            return commands.setup(args.partitions)
+            return commands.setup(args.partitions,
+                                  replication_factor=args.replication_factor)
         if args.command == "publish":
             return publishing.publish(args.topic, args.file)
         if args.command == "events":

@@ -108,6 +108,29 @@ DEFAULT_BATCH_SIZE = 500
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 
 
+#: a topic's partitions or replication factor (CASES_TOPIC_PARTITIONS,
+#: CASES_TOPIC_REPLICATION_FACTOR: what `cases setup` creates topics with) when the
+#: deployment names none: the broker's own default (`num.partitions`,
+#: `default.replication.factor`), as CreateTopics takes it
+BROKER_DEFAULT = -1
+
+
+def _topic_layout(env: Mapping[str, str], name: str) -> int:
+    """CASES_TOPIC_PARTITIONS / CASES_TOPIC_REPLICATION_FACTOR: a positive number, or
+    unset (or -1) for the broker's default."""
+    text = env.get(name, "").strip()
+    if not text:
+        return BROKER_DEFAULT
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1 and value != BROKER_DEFAULT:
+        raise ConfigurationError(f"{name} must be at least 1 (or -1 for the broker's "
+                                 f"default), not {value}")
+    return value
+
+
 def _batch_size_variable(topic: str) -> str:
     return f"CASES_BATCH_SIZE_{topic.upper().replace('-', '_')}"
 
@@ -133,6 +156,9 @@ class Settings:
     inbox_retention_interval: float = 3600.0
     #: an inbound value larger than this is a dead letter, checked before decoding
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
+    #: what `cases setup` creates topics with; -1: the broker's default
+    topic_partitions: int = BROKER_DEFAULT
+    topic_replication_factor: int = BROKER_DEFAULT
 
     def kafka(self, defaults: Mapping[str, Any] | None = None,
               **overrides: Any) -> dict[str, Any]:
@@ -168,7 +194,9 @@ class Settings:
                 f"allowed_lateness={self.allowed_lateness!r}, "
                 f"clock_skew={self.clock_skew!r}, http_port={self.http_port!r}, "
                 f"inbox_retention_interval={self.inbox_retention_interval!r}, "
-                f"max_record_bytes={self.max_record_bytes!r})")
+                f"max_record_bytes={self.max_record_bytes!r}, "
+                f"topic_partitions={self.topic_partitions!r}, "
+                f"topic_replication_factor={self.topic_replication_factor!r})")
 
     __str__ = __repr__
 
@@ -236,4 +264,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         http_port=http_port,
         inbox_retention_interval=inbox_retention_interval,
         max_record_bytes=max_record_bytes,
+        topic_partitions=_topic_layout(env, "CASES_TOPIC_PARTITIONS"),
+        topic_replication_factor=_topic_layout(env, "CASES_TOPIC_REPLICATION_FACTOR"),
     )

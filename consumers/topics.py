@@ -1,6 +1,7 @@
-"""The topics this service reads and writes: creating them (for local runs and tests; in
-production the inbound topics belong to their producers), and how much of them Kafka
-still keeps (the inbox's retention and the benchmark read it)."""
+"""The topics this service reads and writes: creating them (`cases setup`; in production
+the inbound topics may belong to their producers), checking that they exist (`cases
+run`), and how much of them Kafka still keeps (the inbox's retention and the benchmark
+read it)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import time
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from bootstrap import kafka
 from configuration import Settings
@@ -20,15 +21,34 @@ def all_topics() -> list[str]:
     return [*INBOUND_TOPICS, *(dlq_topic(t) for t in INBOUND_TOPICS), CASE_EVENTS_TOPIC]
 
 
-def create_topics(settings: Settings, partitions: int = 4, timeout: float = 30.0) -> list[str]:
-    """Create whichever topics are missing; return their names."""
-    admin = kafka.admin(settings)
-    existing = set(admin.list_topics(timeout=timeout).topics)
-    missing = [t for t in all_topics() if t not in existing]
+#: Inbound records carry the broker's append time, whatever the producer's clock says
+#: (event time and its watermark rest on it); the dead letters keep the original record's
+#: time and the case events the relay's.
+INBOUND_TOPIC_CONFIG = {"message.timestamp.type": "LogAppendTime"}
+
+
+def new_topic(topic: str, partitions: int, replication_factor: int) -> NewTopic:
+    """-1 for either leaves it to the broker (`num.partitions`, `default.replication.factor`)."""
+    config = INBOUND_TOPIC_CONFIG if topic in INBOUND_TOPICS else {}
+    return NewTopic(topic, num_partitions=partitions, replication_factor=replication_factor,
+                    config=dict(config))
+
+
+def create_topics(settings: Settings, partitions: int | None = None,
+                  replication_factor: int | None = None, timeout: float = 30.0) -> list[str]:
+    """Create whichever topics are missing, with `partitions` and `replication_factor`
+    (by default the settings', CASES_TOPIC_PARTITIONS / CASES_TOPIC_REPLICATION_FACTOR,
+    themselves by default the broker's); return their names. Topics that exist are left
+    as they are."""
+    partitions = settings.topic_partitions if partitions is None else partitions
+    replication_factor = (settings.topic_replication_factor if replication_factor is None
+                          else replication_factor)
+    admin = _admin(settings)
+    missing = _missing(admin, timeout)
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing],
+        [new_topic(t, partitions, replication_factor) for t in missing],
         operation_timeout=timeout)
     for future in futures.values():
         try:
@@ -37,6 +57,21 @@ def create_topics(settings: Settings, partitions: int = 4, timeout: float = 30.0
             if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
                 raise
     return missing
+
+
+def missing_topics(settings: Settings, timeout: float = 10.0) -> list[str]:
+    """The service's topics the cluster does not have (KafkaException when it cannot
+    be asked); `cases run` needs every one, `cases setup` creates them."""
+    return _missing(_admin(settings), timeout)
+
+
+def _admin(settings: Settings) -> AdminClient:
+    return kafka.admin(settings)
+
+
+def _missing(admin: AdminClient, timeout: float) -> list[str]:
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    return [t for t in all_topics() if t not in existing]
 
 
 #: (topic, partition) -> offset

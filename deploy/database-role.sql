@@ -7,8 +7,7 @@
 -- (it is idempotent; a new table, or a new column the service updates, gets no privilege
 -- until it is listed here):
 --   psql "$OWNER_DATABASE_URL" -v ON_ERROR_STOP=1 -f deploy/database-role.sql
--- Then, once, a login role for the service:
---   CREATE ROLE order_cases_app LOGIN PASSWORD '...' IN ROLE order_cases_runtime;
+-- Then the service's login role, a member of order_cases_runtime: deploy/database-login.sql.
 
 DO $$
 BEGIN

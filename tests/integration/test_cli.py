@@ -1,11 +1,18 @@
-"""`cases publish`, `cases events` and `cases show` as an operator runs them."""
+"""`cases publish`, `cases events` and `cases show` as an operator runs them; what `cases
+setup` creates and what `cases run` checks."""
 
 from __future__ import annotations
 
 import json
+import uuid
 
+import psycopg
 import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+from psycopg import sql
 
+from consumers.topics import all_topics
+from schemas import INBOUND_TOPICS
 from tests.integration.conftest import cases, published_events, wait_for, wait_for_db_events
 from tests.integration.scenario import Scenario
 
@@ -80,3 +87,37 @@ def _to_json(item):
     from schemas.json_form import to_json
 
     return to_json(item[1])
+
+
+def test_run_on_a_database_never_set_up_says_so_and_changes_nothing(settings, env):
+    """`cases run` checks, it does not migrate: the runtime role could not, and a
+    deployment must set up (as the owner) before it runs."""
+    name = f"not_set_up_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    url = settings.database_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        result = cases({**env, "DATABASE_URL": url}, "run", "orders")
+        assert result.returncode == 1, result.stderr
+        (line,) = [line for line in result.stderr.splitlines() if line.startswith("cases:")]
+        assert "database migrations not applied: 0001.initial-schema" in line
+        assert "run `cases setup`" in line
+        assert "topics missing" not in line  # the session's setup created them
+        assert "Traceback" not in result.stderr
+        with psycopg.connect(url, autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'"
+                                ).fetchone() == (0,)
+    finally:
+        with psycopg.connect(settings.database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+def test_inbound_topics_are_stamped_by_the_broker_the_others_by_their_producer(settings):
+    admin = AdminClient(settings.kafka())
+    futures = admin.describe_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, t) for t in all_topics()])
+    stamped = {resource.name: future.result()["message.timestamp.type"].value
+               for resource, future in futures.items()}
+    assert stamped == {t: "LogAppendTime" if t in INBOUND_TOPICS else "CreateTime"
+                       for t in all_topics()}
