@@ -44,6 +44,8 @@ class PostgresDecisions(Timed):
         self._sellers_as_loaded: dict[str, list[StandingDecision]] = {}
         #: stored records that could not be read back (see `_stored`)
         self.unreadable: list[Refused] = []
+        #: bytes of JSON state written (orders and sellers), for the benchmark
+        self.state_bytes = 0
 
     # ---- reading records back ----------------------------------------------------------
 
@@ -198,6 +200,7 @@ class PostgresDecisions(Timed):
         proofs = sorted({(p.carrier, p.tracking_number, o.order_id)
                          for o in orders if o.case for p in o.case.proofs})
         event_rows = _event_rows(events) if events else None
+        self.state_bytes += sum(map(len, order_rows[2])) + sum(map(len, seller_rows[3]))
         self.state_seconds += time.perf_counter() - started
 
         if orders:
