@@ -6,6 +6,7 @@ has decided everything and the relay has published every case event."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
@@ -173,6 +174,14 @@ class Stages:
     #: the sweeper's: orders decided again for a late record, bytes of JSON state written
     late_orders: int = 0
     state_bytes: int = 0
+    #: when the first batch (or pass) that did something began and the last ended, Unix
+    #: seconds: how long the process was at work, whatever its start-up took
+    first: float = 0.0
+    last: float = 0.0
+
+    @property
+    def busy_span(self) -> float:
+        return self.last - self.first if self.last else 0.0
 
 
 CONSUMER_STAGES = ("decode", "sql", "commit", "dlq", "offsets")
@@ -192,6 +201,11 @@ def stages(log: Path) -> Stages:
         except json.JSONDecodeError:
             continue
         event = entry.get("event")
+        if event in ("batch_done", "relay_published", "decided"):
+            at = dt.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+            began = at - entry.get("seconds", 0.0)
+            out.first = min(out.first, began) if out.first else began
+            out.last = max(out.last, at)
         if event == "batch_done":
             out.records += entry["records"]
             out.seconds += entry["seconds"]

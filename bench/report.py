@@ -70,7 +70,8 @@ def render(bench: Bench) -> str:
     assert database is not None
     lines += ["Each topic alone (raw consume: a bare consumer reading and decoding; raw "
               "store: the consumers' transactions on one connection, no Kafka; pipeline: "
-              "the topic's consumer alone reading the backlog; ratio: pipeline / min(raw "
+              "the topic's consumer alone reading the backlog, from its first batch to its "
+              "last; ratio: pipeline / min(raw "
               "consume, raw store))",
               f"{'records/s':<18}{'records':>9}{'raw consume':>13}{'raw store':>11}"
               f"{'pipeline':>10}{'ratio':>7}"]
@@ -90,12 +91,13 @@ def render(bench: Bench) -> str:
     lines += [f"All at once, mixed order ({len(mixed)} pass(es): median (min-max)); raw "
               "store: each topic's transactions in a process of its own, all together; "
               "pipeline: every component started together, a topic's rate is its records "
-              "over the time its consumer took to read them; over alone: the pipeline "
+              "over the time from its consumer's first batch to its last; over alone: the "
+              "pipeline "
               "over the first table's raw store)",
               f"{'records/s':<18}{'raw store':>11}{'pipeline':>24}{'ratio':>7}"
               f"{'over alone':>12}"]
     for topic in INBOUND_TOPICS:
-        rates = [_rate(run.records[topic], run.drain.consumers[topic]) for run in mixed]
+        rates = [_rate(run.records[topic], run.stages[topic].busy_span) for run in mixed]
         median = statistics.median(rates)
         c, d, a = (bench.consume[topic], bench.database_at_once[topic],
                    database.rates[topic])

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from domain import support
 from domain.case_events import CaseEvent, DecisionSuperseded
 from domain.decision import SellerStanding
 from domain.order import Order
@@ -26,7 +27,7 @@ from domain.policy import Policy
 from domain.records import AddTracking, SupportAction, TrackingUpdated
 from domain.revisions import revise
 from domain.timeline import advance, happened, is_late, redecide
-from domain.vocabulary import Role, Rule, SupportActionKind
+from domain.vocabulary import Rule
 from service.unit_of_work import (
     SWEEPER_TOPIC,
     Cause,
@@ -97,13 +98,8 @@ def decide_standing(uow: DecideUnitOfWork, until: dt.datetime) -> int:
         return 0
     sellers = uow.lock_sellers({seller_id for seller_id, _ in pending})
     for seller_id, stored in sorted(pending, key=lambda p: happened(p[1].record)):
-        action = stored.record
-        assert isinstance(action, SupportAction)
-        if action.actor_role != Role.SUPPORT:
-            continue  # refused as its order is decided; the standing is not touched
-        sellers[seller_id].decide(action.occurred_at, action.event_id,
-                                  action.action == SupportActionKind.SUSPEND_SELLER,
-                                  action.reason)
+        assert isinstance(stored.record, SupportAction)
+        support.decide_standing(sellers[seller_id], stored.record)
     uow.save([], sellers.values(), [], [], [])
     return len(pending)
 

@@ -195,7 +195,7 @@ class PostgresDecisions(Timed):
         changed = [s for s in sellers
                    if s.decisions != self._sellers_as_loaded.get(s.seller_id)]
         seller_rows = ([s.seller_id for s in changed], [s.suspended for s in changed],
-                       [_reason(s) for s in changed],
+                       [s.reason for s in changed],
                        [dumps(state_json.to_json(s.decisions)) for s in changed])
         proofs = sorted({(p.carrier, p.tracking_number, o.order_id)
                          for o in orders if o.case for p in o.case.proofs})
@@ -298,11 +298,6 @@ def _order(order_id: str, state: dict[str, Any]) -> Order:
         return Order(order_id)
     order: Order = state_json.from_json(Order, state)
     return order
-
-
-def _reason(standing: SellerStanding) -> str | None:
-    last = next((d for d in reversed(standing.decisions) if d.accepted), None)
-    return last.reason if last is not None and last.suspend else None
 
 
 def _content(record: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +29,7 @@ def decide_pass(conn: psycopg.Connection, until: dt.datetime, policy: Policy) ->
             units.append(PostgresDecisions(conn, policy))
             yield units[-1]
 
+    started = time.perf_counter()
     report = decide_until(unit, until, policy)
     if report.orders or report.standing:
         log.info("decided", until=until.isoformat(), orders=report.orders,
@@ -36,5 +38,6 @@ def decide_pass(conn: psycopg.Connection, until: dt.datetime, policy: Policy) ->
                  refused=report.refused, deadlines=report.deadlines,
                  sql=round(sum(u.sql_seconds for u in units), 6),
                  state=round(sum(u.state_seconds for u in units), 6),
-                 state_bytes=sum(u.state_bytes for u in units))
+                 state_bytes=sum(u.state_bytes for u in units),
+                 seconds=round(time.perf_counter() - started, 6))
     return report

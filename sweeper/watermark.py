@@ -4,30 +4,69 @@ partition ends, the database how far the consumers have stored it."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import psycopg
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from consumers.topics import watermarks
 from domain.watermark import PartitionProgress, Watermark, low_watermark
 from schemas import INBOUND_TOPICS
 from storage.progress import keep_watermark, read_progress
 
+#: how long the partitions and where their logs begin are taken as known (both change
+#: rarely: a partition added, retention deleting old segments)
+METADATA_SECONDS = 30.0
 
-def measure(conn: psycopg.Connection, reader: Consumer, allowed_lateness: dt.timedelta,
-            timeout: float = 5.0) -> tuple[Watermark, list[PartitionProgress]] | None:
+
+class LogEnds:
+    """Where every inbound partition's log ends, asked in one request per broker
+    (ListOffsets); the partitions and where their logs begin are refreshed now and then."""
+
+    def __init__(self, admin: AdminClient, timeout: float = 5.0) -> None:
+        self.admin, self.timeout = admin, timeout
+        self._starts: dict[tuple[str, int], int] = {}
+        self._known_until = 0.0
+
+    def _offsets(self, partitions: list[tuple[str, int]], spec: OffsetSpec
+                 ) -> dict[tuple[str, int], int]:
+        futures = self.admin.list_offsets(
+            {TopicPartition(t, p): spec for t, p in partitions},
+            request_timeout=self.timeout)
+        return {(tp.topic, tp.partition): future.result(self.timeout).offset
+                for tp, future in futures.items()}
+
+    def read(self) -> dict[tuple[str, int], tuple[int, int]]:
+        """(log start, log end) of every inbound partition; KafkaException when the
+        broker cannot say."""
+        if time.monotonic() >= self._known_until or not self._starts:
+            metadata = self.admin.list_topics(timeout=self.timeout)
+            partitions = []
+            for topic in INBOUND_TOPICS:
+                found = metadata.topics.get(topic)
+                if found is None or found.error is not None:
+                    raise KafkaException(f"topic {topic} is not on the broker")
+                partitions += [(topic, p) for p in found.partitions]
+            self._starts = self._offsets(partitions, OffsetSpec.earliest())
+            self._known_until = time.monotonic() + METADATA_SECONDS
+        ends = self._offsets(sorted(self._starts), OffsetSpec.latest())
+        return {where: (self._starts[where], end) for where, end in ends.items()}
+
+
+def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timedelta
+            ) -> tuple[Watermark, list[PartitionProgress]] | None:
     """The watermark now, with each partition's progress; None when the broker cannot
     say where a partition ends (then the watermark does not move)."""
     # the wall clock is read first: a record appended after the log ends are read is at
     # least this recent, so a partition found caught up vouches for nothing later
     now = dt.datetime.now(dt.UTC)
     try:
-        ends = watermarks(reader, INBOUND_TOPICS, timeout)
+        logs = ends.read()
     except KafkaException:
         return None
     stored = read_progress(conn)
     partitions = []
-    for (topic, partition), (log_start, log_end) in sorted(ends.items()):
+    for (topic, partition), (log_start, log_end) in sorted(logs.items()):
         next_offset, frontier = stored.get((topic, partition), (None, None))
         partitions.append(PartitionProgress(topic, partition, log_start, log_end,
                                             next_offset, frontier))
