@@ -38,6 +38,7 @@ test-unit: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Publish the sample scenario to the services `make run` started, then print its events.
 example: install

@@ -118,7 +118,8 @@ def measure(settings: Settings, database_url: str, stream: list[Due],
     """Publish `stream` on time to the running service; read back every case event its
     records caused."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        before = conn.execute("SELECT coalesce(max(seq), 0) FROM case_events").fetchone()[0]  # type: ignore[index]
+        row = conn.execute("SELECT coalesce(max(seq), 0) FROM case_events").fetchone()
+        before = row[0] if row else 0
     follower = _Follower(settings, end_offsets(settings, [CASE_EVENTS_TOPIC]))
     follower.start()
     seconds = publish_on_time(settings, stream)

@@ -145,8 +145,8 @@ def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: s
                         result.decided = now - started
                 if left == (0, 0):
                     result.relay = now - started
-                    result.case_events = conn.execute(
-                        "SELECT count(*) FROM case_events").fetchone()[0]  # type: ignore[index]
+                    counted = conn.execute("SELECT count(*) FROM case_events").fetchone()
+                    result.case_events = counted[0] if counted else 0
                     return result
                 state = (sum(lags.values()), *left)
                 if state != progress:

@@ -35,7 +35,7 @@ def database_status(conn: psycopg.Connection, relay_lock: int, sweeper_lock: int
         "WHERE published_at IS NULL").fetchone()
     dead = conn.execute("SELECT count(*) FROM dead_letter_outbox "
                         "WHERE published_at IS NULL").fetchone()
-    undecided = dict(conn.execute(
+    undecided: dict[str, int] = dict(conn.execute(
         "SELECT topic, count(*) FROM (SELECT topic FROM order_records WHERE NOT decided "
         "UNION ALL SELECT topic FROM parcel_reports WHERE NOT decided) r GROUP BY topic"
     ).fetchall())

@@ -37,12 +37,13 @@ class _Feed(CausalFeed):
         self.looks = 0
         self.lag = lag
 
-    def __iter__(self):  # type: ignore[override]
+    def __iter__(self):  # type: ignore[override]  # a fake narrows the signature
         for item in super().__iter__():
             self.sent.append(item.record["event_id"])
             self.in_flight.append((self.looks + self.lag, item.record["event_id"]))
             yield item
 
+    # type: ignore below: a fake narrows the signature
     def _refresh(self, queues, waits_for) -> bool:  # type: ignore[override]
         self.looks += 1
         applied = False

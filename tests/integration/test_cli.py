@@ -8,7 +8,7 @@ import uuid
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from psycopg import sql
 
 from consumers.topics import all_topics
@@ -121,3 +121,31 @@ def test_inbound_topics_are_stamped_by_the_broker_the_others_by_their_producer(s
                for resource, future in futures.items()}
     assert stamped == {t: "LogAppendTime" if t in INBOUND_TOPICS else "CreateTime"
                        for t in all_topics()}
+
+
+def test_setup_stamps_an_inbound_topic_made_before_the_rule(settings, env):
+    """A deployment upgraded in place keeps its topics: `cases setup` sets the broker's
+    time on an inbound topic that stamps its producer's, and touches nothing else."""
+    admin = AdminClient(settings.kafka())
+
+    def stamping(topic: str) -> str:
+        (future,) = admin.describe_configs(
+            [ConfigResource(ConfigResource.Type.TOPIC, topic)]).values()
+        return future.result()["message.timestamp.type"].value
+
+    def set_stamping(topic: str, value: str) -> None:
+        (future,) = admin.incremental_alter_configs([ConfigResource(
+            ConfigResource.Type.TOPIC, topic, incremental_configs=[ConfigEntry(
+                "message.timestamp.type", value,
+                incremental_operation=AlterConfigOpType.SET)])]).values()
+        future.result()
+
+    set_stamping("payments", "CreateTime")
+    try:
+        result = cases(env, "setup")
+        assert result.returncode == 0, result.stderr
+        assert '"topics_stamped_by_broker": ["payments"]' in result.stderr
+        assert stamping("payments") == "LogAppendTime"
+        assert stamping("payments.dlq") == "CreateTime"
+    finally:
+        set_stamping("payments", "LogAppendTime")

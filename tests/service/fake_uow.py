@@ -15,7 +15,7 @@ from domain.decision import SellerStanding
 from domain.order import Order
 from domain.parcel import Parcel
 from domain.policy import Policy
-from domain.records import OrderPlaced, SupportAction, TrackingUpdated
+from domain.records import OrderPlaced, SupportAction, TrackingUpdated, order_of
 from domain.revisions import PublishedDecision
 from domain.vocabulary import STANDING_ACTIONS
 from service.unit_of_work import (
@@ -84,7 +84,7 @@ class FakeStore:
     # ---- DecideUnitOfWork ---------------------------------------------------------------
 
     def _order_of(self, stored: Stored) -> str | None:
-        return getattr(stored.record, "order_id", None)
+        return order_of(stored.record)
 
     def work(self, until: dt.datetime) -> Work:
         ids: set[str] = set()
@@ -97,6 +97,7 @@ class FakeStore:
                 ids.add(order_id)
                 continue
             reports.append(event_id)
+            # type: ignore below: only carrier reports reach here
             parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
             ids |= {o.order_id for o in self.orders.values() if parcel in o.tracked_parcels()}
         ids |= {o.order_id for o in self.orders.values()

@@ -50,6 +50,7 @@ def run_sweeper(monkeypatch: pytest.MonkeyPatch, retention_error: Exception,
     monkeypatch.setattr(sweeper, "sweep_once", sweep_once)
     monkeypatch.setattr(loop, "inbox_retention_pass", retention)
     monkeypatch.setattr(loop, "MEASURE_AT_LEAST_EVERY", 0.0)  # a pass each time round
+    # type: ignore below: fake connection and settings
     sweeper._lead(LockedConnection(), object())  # type: ignore[arg-type]
     return calls
 
