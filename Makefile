@@ -34,7 +34,8 @@ test-slow: install
 
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
-	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli
+	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli tests/relay \
+	  tests/configuration tests/bootstrap
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -72,9 +73,9 @@ image-check:
 deploy-check:
 	bash deploy/validate.sh
 
-# Throughput, latency, memory and a profile on a seeded workload (bench/run.py); starts
+# Throughput, cost per record, latency and memory on a seeded workload (bench/run.py); starts
 # its own Kafka and PostgreSQL unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set.
-# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --profile"`.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --repeat 5"`.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
 

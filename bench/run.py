@@ -170,13 +170,17 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
             result = drain(settings, pipeline, workload.ends, database, started)
         else:
             started = pipeline.start("sweeper", "relay")
+            harness = 0.0
             for topic in order:
                 pipeline.start(topic)
-                drain(settings, pipeline, workload.ends, database, started, topics=[topic],
-                      decisions=False)
+                harness += drain(settings, pipeline, workload.ends, database, started,
+                                 topics=[topic], decisions=False).harness_cpu
             result = drain(settings, pipeline, workload.ends, database, started)
+            result.harness_cpu += harness
         cpu = pipeline.cpu()
         cpu.update({n: v - servers.get(n, 0.0) for n, v in _server_cpu(svc).items()})
+        if "postgres" in cpu:
+            cpu["postgres"] -= result.harness_cpu
         run = PipelineRun(label, dict(workload.records), result, pipeline.memory(), cpu,
                           {n: stages(pipeline.log(n)) for n in pipeline.procs},
                           _wal_bytes(svc.database_url) - wal)
