@@ -7,12 +7,13 @@ import datetime as dt
 import time
 
 import psycopg
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
+from bootstrap import kafka
 from domain.watermark import PartitionProgress, Watermark, low_watermark
 from schemas import INBOUND_TOPICS
-from storage.progress import keep_watermark, read_progress
+from storage.progress import Progress, keep_watermark, read_progress
 
 #: how long the partitions and where their logs begin are taken as known (both change
 #: rarely: a partition added, retention deleting old segments)
@@ -52,6 +53,39 @@ class LogEnds:
         ends = self._offsets(sorted(self._starts), OffsetSpec.latest())
         return {where: (self._starts[where], end) for where, end in ends.items()}
 
+    def committed(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        """Where the service's consumer groups committed these partitions (those never
+        committed are left out); KafkaException when the broker cannot say."""
+        by_group: dict[str, list[TopicPartition]] = {}
+        for topic, partition in partitions:
+            by_group.setdefault(kafka.consumer_group(topic), []).append(
+                TopicPartition(topic, partition))
+        found: dict[tuple[str, int], int] = {}
+        for group, wanted in sorted(by_group.items()):
+            (future,) = self.admin.list_consumer_group_offsets(
+                [ConsumerGroupTopicPartitions(group, wanted)],
+                request_timeout=self.timeout).values()
+            for tp in future.result(self.timeout).topic_partitions:
+                if tp.offset >= 0:
+                    found[(tp.topic, tp.partition)] = tp.offset
+        return found
+
+
+def partitions_read(logs: dict[tuple[str, int], tuple[int, int]], stored: Progress,
+                    committed: dict[tuple[str, int], int]) -> list[PartitionProgress]:
+    """Each partition's progress: what the consumers stored (storage.progress), or, for
+    a partition nothing was stored from in this database, where its group committed (a
+    database set up anew beside groups that have read on: the group's position is what
+    was read; a replay brings what the database missed, as late records)."""
+    partitions = []
+    for (topic, partition), (log_start, log_end) in sorted(logs.items()):
+        next_offset, frontier = stored.get((topic, partition), (None, None))
+        if next_offset is None:
+            next_offset = committed.get((topic, partition))
+        partitions.append(PartitionProgress(topic, partition, log_start, log_end,
+                                            next_offset, frontier))
+    return partitions
+
 
 def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timedelta
             ) -> tuple[Watermark, list[PartitionProgress]] | None:
@@ -65,11 +99,14 @@ def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timede
     except KafkaException:
         return None
     stored = read_progress(conn)
-    partitions = []
-    for (topic, partition), (log_start, log_end) in sorted(logs.items()):
-        next_offset, frontier = stored.get((topic, partition), (None, None))
-        partitions.append(PartitionProgress(topic, partition, log_start, log_end,
-                                            next_offset, frontier))
+    # rare (a fresh database): partitions with records and nothing stored from them
+    unknown = [where for where, (start, end) in logs.items()
+               if where not in stored and end > start]
+    try:
+        committed = ends.committed(unknown) if unknown else {}
+    except KafkaException:
+        return None
+    partitions = partitions_read(logs, stored, committed)
     return low_watermark(partitions, now, allowed_lateness), partitions
 
 
