@@ -49,7 +49,9 @@ def print_report(out: TextIO, *, seed: int, orders: int, records: int,
           + "\n")
         if result.batches:
             b = result.batches
-            w(f"  consumers' batches: {b['records']} records seen, {b['stored']} stored, "
+            # from their log lines: a batch killed after its commit is stored, not counted
+            w(f"  consumers' batches (logged): {b['records']} records seen, "
+              f"{b['stored']} stored, "
               f"{b['duplicates']} redelivered and skipped by the inbox, "
               f"{b['dead_letters']} dead letters\n")
         if result.sweeps:

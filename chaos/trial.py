@@ -32,6 +32,8 @@ from workload.publish import publish
 
 #: records per record batch the backlog is published in (`_in_small_batches`)
 PUBLISH_BATCH = 100
+#: how far the drain's clock may fall behind the wall clock (`_drain_clock`), seconds
+MAX_LAG = 120.0
 
 
 def say(text: str) -> None:
@@ -110,12 +112,15 @@ def _fresh(state_dir: Path) -> LocalServices:
 
 def _drain_clock(trial: Trial, work: WorkWatch) -> Callable[[float], float]:
     """Seconds since the fleet started in, seconds of the drain out: how far into its
-    drain the baseline was when it had done the work this run has done (never ahead
-    of the wall clock: while neither has begun, they keep time alike)."""
+    drain the baseline was when it had done the work this run has done. Never ahead of
+    the wall clock (while neither has begun, they keep time alike), nor more than
+    MAX_LAG behind it (a run whose work stops short of the baseline's still gets all
+    its faults, and then fails on its figures rather than waiting for them)."""
     pace, total = trial.pace, trial.total_work
     if pace is None or total is None:
         return lambda elapsed: elapsed
-    return lambda elapsed: min(elapsed, pace.seconds_at(work.latest.fraction(total)))
+    return lambda elapsed: min(elapsed, max(elapsed - MAX_LAG,
+                                            pace.seconds_at(work.latest.fraction(total))))
 
 
 def _in_small_batches(settings: Settings) -> Settings:

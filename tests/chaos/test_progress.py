@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from chaos.progress import Pace, Work
+from chaos.progress import Pace, Work, WorkWatch
+from chaos.trial import MAX_LAG, Trial, _drain_clock
 
 TOTAL = Work(stored=100, decided=50, published=10)
 
@@ -35,3 +36,17 @@ def test_the_baseline_s_second_with_as_much_work_done():
 def test_the_clock_never_goes_back():
     seconds = [PACE.seconds_at(n / 100) for n in range(101)]
     assert seconds == sorted(seconds)
+
+
+def test_the_chaos_run_s_clock_follows_its_work_within_bounds(tmp_path):
+    trial = Trial("chaos", items=[], sweep_at="", state_dir=tmp_path, log_dir=tmp_path,
+                  pace=PACE, total_work=TOTAL)
+    work = WorkWatch("unused")
+    clock = _drain_clock(trial, work)
+    assert clock(1.0) == 1.0  # not ahead of the wall clock while nothing is done
+    assert clock(30.0) == 2.0  # nothing done yet: where the baseline began its work
+    work.latest = Work(100, 25, 5)
+    assert clock(30.0) == pytest.approx(7.0)
+    assert clock(MAX_LAG + 50.0) == 50.0  # never more than MAX_LAG behind
+    trial.pace = None
+    assert _drain_clock(trial, work)(30.0) == 30.0  # the baseline: the wall clock
