@@ -147,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if baseline.drained and window and baseline.total_work is not None:
         faults = plan(args.seed, fault_targets(CHAOS_INSTANCES), window, args.kills,
                       restarts=not args.no_restarts)
-        say(f"chaos: {len(faults)} faults over the first {window:.0f}s of the fleet")
+        say(f"chaos: {len(faults)} faults planned over the first {window:.0f}s of the "
+            "baseline's drain")
         pace = Pace.of(baseline.work, baseline.total_work)
         results.append(run_trial(Trial("chaos", state_dir=root / "chaos",
                                        log_dir=root / "logs" / "chaos", faults=faults,
