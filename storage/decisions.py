@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import orjson
+
 from domain.case_events import CaseEvent
 from domain.deadlines import next_deadline
 from domain.decision import SellerStanding, StandingDecision
@@ -303,8 +305,10 @@ def _reason(standing: SellerStanding) -> str | None:
 
 
 def _content(record: dict[str, Any]) -> str:
-    """What an event says, without its id, as comparable text."""
-    return dumps({k: v for k, v in sorted(record.items()) if k != "event_id"})
+    """What an event says, without its id, as comparable text: keys sorted at every
+    depth, since a JSONB column gives an object's keys back in an order of its own."""
+    return orjson.dumps({k: v for k, v in record.items() if k != "event_id"},
+                        option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _trace_headers(recorded: RecordedEvent) -> str | None:
