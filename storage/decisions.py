@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -287,9 +287,17 @@ class PostgresDecisions(Timed):
             ON CONFLICT (event_id) DO NOTHING
             """, rows)
 
-    def reports_decided(self, event_ids: list[str]) -> None:
-        self.execute("UPDATE parcel_reports SET decided = true "
-                     "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
+    def reports_decided(self, event_ids: list[str],
+                        orders: Sequence[str] | None = None) -> None:
+        if orders is None:
+            self.execute("UPDATE parcel_reports SET decided = true "
+                         "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
+            return
+        self.execute(
+            "UPDATE parcel_reports r SET decided = true WHERE r.event_id = ANY(%b::text[]) "
+            "AND NOT EXISTS (SELECT 1 FROM case_proofs p WHERE p.carrier = r.carrier "
+            "AND p.tracking_number = r.tracking_number AND p.order_id <> ALL(%b::text[]))",
+            (sorted(event_ids), sorted(orders)))
 
 
 def _order(order_id: str, state: dict[str, Any]) -> Order:
