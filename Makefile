@@ -47,10 +47,11 @@ example: install
 	  && CASES=$(VENV)/bin/cases bash examples/publish.sh && sleep 3 \
 	  && $(VENV)/bin/cases events --from-beginning
 
-# The same seeded workload without and with faults (SIGKILLed consumers and relay, a
-# broker and a database restart), on fresh services of their own; prints the figures and
-# fails when anything was lost, doubled or changed. `make chaos SEED=7 ORDERS=4000`;
-# more options: `.venv/bin/python -m chaos.run --help` (CHAOS_ARGS="--kills 30").
+# The same seeded workload, published before the fleet starts, drained without and with
+# faults (SIGKILLed consumers, relay and sweepers, a broker and a database restart), on
+# fresh services of their own; prints the figures and fails when anything was lost,
+# doubled or changed. `make chaos SEED=7 ORDERS=4000`; more options:
+# `.venv/bin/python -m chaos.run --help` (CHAOS_ARGS="--kills 30", "--unordered").
 SEED ?= 1
 chaos: install
 	$(PY) -m chaos.run --seed $(SEED) $(if $(ORDERS),--orders $(ORDERS)) $(CHAOS_ARGS)

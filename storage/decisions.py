@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from domain.case_events import CaseEvent
 from domain.deadlines import next_deadline
@@ -288,9 +290,17 @@ class PostgresDecisions(Timed):
             ON CONFLICT (event_id) DO NOTHING
             """, rows)
 
-    def reports_decided(self, event_ids: list[str]) -> None:
-        self.execute("UPDATE parcel_reports SET decided = true "
-                     "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
+    def reports_decided(self, event_ids: list[str],
+                        orders: Sequence[str] | None = None) -> None:
+        if orders is None:
+            self.execute("UPDATE parcel_reports SET decided = true "
+                         "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
+            return
+        self.execute(
+            "UPDATE parcel_reports r SET decided = true WHERE r.event_id = ANY(%b::text[]) "
+            "AND NOT EXISTS (SELECT 1 FROM case_proofs p WHERE p.carrier = r.carrier "
+            "AND p.tracking_number = r.tracking_number AND p.order_id <> ALL(%b::text[]))",
+            (sorted(event_ids), sorted(orders)))
 
 
 def _order(order_id: str, state: dict[str, Any]) -> Order:
@@ -301,8 +311,10 @@ def _order(order_id: str, state: dict[str, Any]) -> Order:
 
 
 def _content(record: dict[str, Any]) -> str:
-    """What an event says, without its id, as comparable text."""
-    return dumps({k: v for k, v in sorted(record.items()) if k != "event_id"})
+    """What an event says, without its id, as comparable text: keys sorted at every
+    depth, since a JSONB column gives an object's keys back in an order of its own."""
+    return orjson.dumps({k: v for k, v in record.items() if k != "event_id"},
+                        option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _trace_headers(recorded: RecordedEvent) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -177,10 +177,18 @@ class FakeStore:
             if recorded.supersedes:
                 self.superseded.add(recorded.supersedes)
 
-    def reports_decided(self, event_ids: list[str]) -> None:
+    def reports_decided(self, event_ids: list[str],
+                        orders: Sequence[str] | None = None) -> None:
         for event_id in event_ids:
-            if event_id in self.records:
-                self.records[event_id] = (self.records[event_id][0], True)
+            if event_id not in self.records:
+                continue
+            stored = self.records[event_id][0]
+            if orders is not None:
+                parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
+                if any(parcel in o.tracked_parcels() and o.order_id not in orders
+                       for o in self.orders.values()):
+                    continue  # another order's case names the parcel
+            self.records[event_id] = (stored, True)
 
     def content(self, event: CaseEvent) -> object:
         record = event.to_record()
