@@ -27,6 +27,7 @@ class LogEnds:
     def __init__(self, admin: AdminClient, timeout: float = 5.0) -> None:
         self.admin, self.timeout = admin, timeout
         self._starts: dict[tuple[str, int], int] = {}
+        self._highest: dict[tuple[str, int], int] = {}
         self._known_until = 0.0
 
     def _offsets(self, partitions: list[tuple[str, int]], spec: OffsetSpec
@@ -34,8 +35,15 @@ class LogEnds:
         futures = self.admin.list_offsets(
             {TopicPartition(t, p): spec for t, p in partitions},
             request_timeout=self.timeout)
-        return {(tp.topic, tp.partition): future.result(self.timeout).offset
-                for tp, future in futures.items()}
+        found = {}
+        for tp, future in futures.items():
+            offset = future.result(self.timeout).offset
+            # a broker shutting down answers OFFSET_INVALID (-1001) without an error: taken
+            # as an end, it would make every partition look read to its end
+            if offset < 0:
+                raise KafkaException(f"the broker gave no offset for {tp.topic}[{tp.partition}]")
+            found[(tp.topic, tp.partition)] = offset
+        return found
 
     def read(self) -> dict[tuple[str, int], tuple[int, int]]:
         """(log start, log end) of every inbound partition; KafkaException when the
@@ -51,7 +59,11 @@ class LogEnds:
             self._starts = self._offsets(partitions, OffsetSpec.earliest())
             self._known_until = time.monotonic() + METADATA_SECONDS
         ends = self._offsets(sorted(self._starts), OffsetSpec.latest())
-        return {where: (self._starts[where], end) for where, end in ends.items()}
+        # a log end never moves back (but in an unclean leader election, where holding
+        # the watermark is the safe answer): an answer below one seen is a stale one
+        for where, end in ends.items():
+            self._highest[where] = max(end, self._highest.get(where, end))
+        return {where: (self._starts[where], self._highest[where]) for where in ends}
 
     def committed(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Where the service's consumer groups committed these partitions (those never
@@ -66,7 +78,7 @@ class LogEnds:
                 [ConsumerGroupTopicPartitions(group, wanted)],
                 request_timeout=self.timeout).values()
             for tp in future.result(self.timeout).topic_partitions:
-                if tp.offset >= 0:
+                if tp.error is None and tp.offset >= 0:
                     found[(tp.topic, tp.partition)] = tp.offset
         return found
 
@@ -96,7 +108,7 @@ def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timede
     now = dt.datetime.now(dt.UTC)
     try:
         logs = ends.read()
-    except KafkaException:
+    except (KafkaException, TimeoutError):
         return None
     stored = read_progress(conn)
     # rare (a fresh database): partitions with records and nothing stored from them
@@ -104,7 +116,7 @@ def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timede
                if where not in stored and end > start]
     try:
         committed = ends.committed(unknown) if unknown else {}
-    except KafkaException:
+    except (KafkaException, TimeoutError):
         return None
     partitions = partitions_read(logs, stored, committed)
     return low_watermark(partitions, now, allowed_lateness), partitions

@@ -4,9 +4,15 @@ partition nothing was stored from in this database, where its consumer group com
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
+
+import pytest
+from confluent_kafka import OFFSET_INVALID, KafkaException, TopicPartition
+from confluent_kafka.admin import OffsetSpec
 
 from domain.watermark import low_watermark
-from sweeper.watermark import partitions_read
+from schemas import INBOUND_TOPICS
+from sweeper.watermark import LogEnds, partitions_read
 
 NOW = dt.datetime(2026, 3, 14, 12, 0, tzinfo=dt.UTC)
 LATENESS = dt.timedelta(seconds=10)
@@ -39,3 +45,52 @@ def test_what_was_stored_counts_before_what_was_committed():
 def test_a_group_that_never_committed_has_read_nothing():
     partitions = partitions_read(LOGS, {("orders", 0): (40, NOW)}, committed={})
     assert low_watermark(partitions, NOW, LATENESS).low is None
+
+
+class _Done:
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+    def result(self, _timeout: float | None = None) -> object:
+        return self.value
+
+
+class _Admin:
+    """An AdminClient whose broker answers `ends` for the latest offsets (0 earliest)."""
+
+    def __init__(self, ends: dict[tuple[str, int], int]) -> None:
+        self.ends = ends
+
+    def list_topics(self, timeout: float = 0) -> SimpleNamespace:
+        topics = {t: SimpleNamespace(error=None, partitions={
+            p: None for (topic, p) in self.ends if topic == t}) for t in INBOUND_TOPICS}
+        return SimpleNamespace(topics=topics)
+
+    def list_offsets(self, wanted: dict[TopicPartition, object], request_timeout: float = 0
+                     ) -> dict[TopicPartition, _Done]:
+        latest = OffsetSpec.latest()
+        return {tp: _Done(SimpleNamespace(offset=self.ends[(tp.topic, tp.partition)]
+                                          if type(spec) is type(latest) else 0))
+                for tp, spec in wanted.items()}
+
+
+ENDS = {(t, 0): 10 for t in INBOUND_TOPICS}
+
+
+def test_a_broker_shutting_down_answers_no_offset_and_the_watermark_does_not_move():
+    """Seen on a broker stopping: OFFSET_INVALID for every partition, without an error;
+    taken as log ends, every partition would look read to its end."""
+    admin = _Admin(dict(ENDS))
+    ends = LogEnds(admin)  # type: ignore[arg-type]  # a fake at the boundary
+    assert ends.read()[("orders", 0)] == (0, 10)
+    admin.ends = dict.fromkeys(ENDS, OFFSET_INVALID)
+    with pytest.raises(KafkaException):
+        ends.read()
+
+
+def test_a_log_end_never_moves_back():
+    admin = _Admin(dict(ENDS))
+    ends = LogEnds(admin)  # type: ignore[arg-type]  # a fake at the boundary
+    ends.read()
+    admin.ends = {**ENDS, ("orders", 0): 3}  # a stale answer
+    assert ends.read()[("orders", 0)] == (0, 10)
