@@ -7,6 +7,8 @@ pipeline pass then reads it from the start in a fresh database, so nothing arriv
 the watermark could have passed it (as in production: records reach Kafka within the
 allowed lateness).
 
+0. pipeline at once on a tenth of the workload (another seed), published and read
+   before the workload itself (memory against the tenfold backlog of pass 4);
 1. raw consume: a bare consumer reads and decodes each topic (no database);
 2. raw database: the consumers' transactions alone (each topic in turn, then all five
    at once in processes of their own), no Kafka; then the sweeper's decisions alone
@@ -18,8 +20,7 @@ allowed lateness).
 5. pipeline at once, worst order: the sweeper and the relay, then the consumers one
    after another, case-actions first and orders last, each once the one before has
    read its topic;
-6. pipeline at once on a tenth of the workload: memory against a tenfold backlog;
-7. latency: records of the moment at a steady rate into the service of pass 4, right
+6. latency: records of the moment at a steady rate into the service of pass 4, right
    after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT).
 
 Services: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set (a broker and server for the
@@ -271,11 +272,17 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_env(env)
         setup(settings=settings)
         log_dir = Path(logs)
-        _log(f"the backlog: {len(small_items):,} records, then {len(items):,}")
-        small_workload, workload = Workload(settings, small_items), Workload(settings, items)
+        # the tenth first, alone on the topics: a pass reads its backlog to the end of the
+        # topics, and records of another workload after it would be late for it
+        _log(f"a tenth of the backlog: {len(small_items):,} records")
+        small_workload = Workload(settings, small_items)
+        small = pipeline_pass(settings, svc, "small", small_workload, log_dir)
+        _log(f"the backlog: {len(items):,} records")
+        workload = Workload(settings, items)
         bench = Bench(orders, workload.records,
                       allowed_lateness=settings.allowed_lateness.total_seconds(),
-                      batch_sizes={t: settings.batch_size_for(t) for t in INBOUND_TOPICS})
+                      batch_sizes={t: settings.batch_size_for(t) for t in INBOUND_TOPICS},
+                      small=small)
         _log("raw consume")
         bench.consume = raw_consume(settings, workload.starts, workload.ends)
         _log("raw database")
@@ -296,7 +303,6 @@ def main(argv: list[str] | None = None) -> int:
         del inbound
         _log("pipeline, each topic alone")
         bench.alone, bench.decide_alone = each_alone(settings, svc, workload, log_dir)
-        bench.small = pipeline_pass(settings, svc, "small", small_workload, log_dir)
         plan = LatencyPlan(args.seed + 2, args.rate, seconds)
         for n in range(repeat):  # the last mixed pass is measured for latency too
             bench.mixed.append(pipeline_pass(settings, svc, f"mixed{n + 1}", workload,

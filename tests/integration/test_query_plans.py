@@ -78,3 +78,32 @@ def test_prepared_on_empty_tables_the_statements_stay_key_lookups(empty_database
                     sql.Identifier(name), sql.SQL(", ").join([sql.NULL] * parameters))
                 plan = "\n".join(row[0] for row in conn.execute(explain).fetchall())
             assert not [w for w in WHOLE_TABLE if w in plan], f"{statement}\n{plan}"
+
+
+@pytest.mark.integration
+def test_an_orders_undecided_records_are_found_by_order_once_nearly_all_are_decided(
+        empty_database):
+    """Statistics taken when nearly every record is decided make the partial index of
+    undecided records look free: the planner then scanned all of it for each order of a
+    pass. By order, the index is the right one whatever the statistics say."""
+    with psycopg.connect(empty_database, autocommit=True) as conn:
+        for n in range(8):
+            with transaction(conn):
+                store_batch(PostgresStore(conn), _batch(n),
+                            [PartitionStep("t", 0, 6 * n + 6, None)])
+            decide_pass(conn, FAR, POLICY)
+        conn.execute("INSERT INTO order_records (event_id, order_id, occurred_at, record_type,"
+                     ' topic, "partition", "offset", "timestamp", payload, decided) '
+                     "SELECT 'grown-' || g, 'grown-' || (g / 7), now(), 'OrderCancelled', 't', "
+                     "0, g, 0, '', true FROM generate_series(1, 50000) g")
+        conn.execute("ANALYZE order_records")
+        (name, parameters), = conn.execute(
+            "SELECT name, cardinality(parameter_types) FROM pg_prepared_statements "
+            "WHERE statement LIKE %s", ("%FROM order_records WHERE order_id = k.id%",)
+        ).fetchall()
+        with transaction(conn):
+            conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            plan = "\n".join(row[0] for row in conn.execute(sql.SQL(
+                "EXPLAIN EXECUTE {}({})").format(sql.Identifier(name), sql.SQL(", ").join(
+                    [sql.NULL] * parameters))).fetchall())
+        assert "order_records_by_order" in plan and "order_records_undecided" not in plan, plan
