@@ -180,3 +180,31 @@ def test_a_record_inside_a_union_is_looked_into():
     assert str(caught.value) == (
         "cannot decode TrackingUpdated body at field delivered_to.name: the body ends inside "
         "this field (truncated, or written without it)")
+
+
+@pytest.mark.parametrize("currency", ["E1 ", "ABC", "eur", "XXX", "XTS", "€UR"])
+def test_a_currency_must_be_in_iso_4217s_list_not_just_look_like_a_code(currency):
+    placed = from_json("orders", PLACED)
+    with pytest.raises(ContractError) as caught:
+        check_contract({**placed, "total": {"amount_minor": 1, "currency": currency}})
+    assert (caught.value.field, caught.value.message) == (
+        "total.currency", f"{currency!r} is not an ISO 4217 code")
+
+
+@pytest.mark.parametrize("country", ["F1", "ZZ", "UK", "fr", "Fr"])
+def test_a_country_must_be_in_iso_3166_1s_list_not_just_look_like_a_code(country):
+    placed = from_json("orders", PLACED)
+    address = {**placed["shipping_address"], "country": country}
+    with pytest.raises(ContractError) as caught:
+        check_contract({**placed, "shipping_address": address})
+    assert (caught.value.field, caught.value.message) == (
+        "shipping_address.country", f"{country!r} is not an ISO 3166-1 alpha-2 code")
+
+
+@pytest.mark.parametrize(("currency", "country"), [("EUR", "FR"), ("USD", "US"),
+                                                   ("GBP", "GB"), ("PLN", "PL"),
+                                                   ("CHF", "LI"), ("JPY", "JP")])
+def test_real_codes_pass(currency, country):
+    placed = from_json("orders", PLACED)
+    check_contract({**placed, "total": {"amount_minor": 1, "currency": currency},
+                    "shipping_address": {**placed["shipping_address"], "country": country}})
