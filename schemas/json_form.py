@@ -111,6 +111,12 @@ def _convert_primitive(value: Any, kind: str, path: str) -> Any:
         raise ContractError(path, f"unsupported schema type {kind}")
     if not ok:
         raise ContractError(path, f"expected {_PRIMITIVE_NAMES[kind]}, got {shown(value)}")
+    if kind == "string" and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON's \ud800 escapes make lone surrogates
+            raise ContractError(path, f"is not Unicode text (a lone surrogate, "
+                                      f"U+{ord(value[exc.start]):04X})") from None
     return value
 
 
