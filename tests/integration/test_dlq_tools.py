@@ -6,6 +6,7 @@ without its value (too large), whose redrive must keep its reason."""
 from __future__ import annotations
 
 import json
+import secrets
 import struct
 import time
 import uuid
@@ -52,6 +53,8 @@ def _stored(db: psycopg.Connection, event_id: str) -> bool:
 
 def test_malformed_dead_letters_are_listed_and_redriven_not_a_traceback(settings, env, db):
     base = f"odd-{uuid.uuid4().hex[:8]}"
+    # positions no real record has (the catalogue of bad input matches letters by theirs)
+    at = 10**12 + secrets.randbelow(10**9)
     names = ("null-reason", "no-headers", "garbage", "wrong-size", "garbage-value")
     keys = {name: f"{base}-{name}".encode() for name in names}
     records = {name: _placed(keys[name].decode()) for name in names[:4]}
@@ -62,7 +65,7 @@ def test_malformed_dead_letters_are_listed_and_redriven_not_a_traceback(settings
 
     _put(settings, [
         (keys["null-reason"], value("null-reason"),
-         _spring("orders", struct.pack(">i", 0), struct.pack(">q", 17), None)),
+         _spring("orders", struct.pack(">i", 0), struct.pack(">q", at), None)),
         (keys["no-headers"], value("no-headers"), None),
         (keys["garbage"], value("garbage"),
          [("traceparent", b"\xff\x00\xfe"), (dlq.ORIGINAL_TOPIC, b"\x80\x81"),
@@ -72,7 +75,7 @@ def test_malformed_dead_letters_are_listed_and_redriven_not_a_traceback(settings
          [*_spring("orders", b"\x00\x01\x02", b"\x00\x00\x00\x05", b"odd sizes"),
           (dlq.ORIGINAL_TIMESTAMP, b"\x01\x02")]),
         (keys["garbage-value"], b"\x00\x01 not avro",
-         _spring("orders", struct.pack(">i", 0), struct.pack(">q", 18), None)),
+         _spring("orders", struct.pack(">i", 0), struct.pack(">q", at + 1), None)),
     ])
 
     listed = cases(env, "dlq", "list", "orders", "--json")
@@ -90,7 +93,7 @@ def test_malformed_dead_letters_are_listed_and_redriven_not_a_traceback(settings
     shown = {name_of[m.key()]: entries[(m.partition(), m.offset())] for m in letters}
     assert set(shown) == set(names)
     assert shown["null-reason"]["reason"] == ""  # a null header is left out
-    assert shown["null-reason"]["original"] == "orders/0/17"
+    assert shown["null-reason"]["original"] == f"orders/0/{at}"
     assert shown["no-headers"]["original"] == "orders/?/?"
     assert (shown["no-headers"]["error"], shown["no-headers"]["reason"]) == ("", "")
     assert shown["garbage"]["reason"] == "\ufffd\ufffd\ufffd"  # shown, replaced
@@ -107,7 +110,7 @@ def test_malformed_dead_letters_are_listed_and_redriven_not_a_traceback(settings
     for name in names[:4]:
         assert _stored(db, records[name]["event_id"]), name
     assert db.execute("SELECT \"offset\" FROM inbox WHERE event_id = %s",
-                      (records["null-reason"]["event_id"],)).fetchone() == (17,)
+                      (records["null-reason"]["event_id"],)).fetchone() == (at,)
     # the garbage value is a dead letter again, with our headers this time
     again = wait_for(lambda: [m for m in read_topic(
         settings, "orders.dlq", lambda m: m.key() == keys["garbage-value"], decode=False)
@@ -115,7 +118,7 @@ def test_malformed_dead_letters_are_listed_and_redriven_not_a_traceback(settings
         == "order-cases.redrive.orders"], what="the garbage to be dead-lettered again")
     headers = dlq.read_headers(again[0].headers())
     assert headers[dlq.EXCEPTION_FQCN] == "schemas.codec.DecodeError"
-    assert headers[dlq.ORIGINAL_OFFSET] == 18
+    assert headers[dlq.ORIGINAL_OFFSET] == at + 1
     relisted = cases(env, "dlq", "list", "orders", "--json")
     assert relisted.returncode == 0, relisted.stderr
 
@@ -124,12 +127,13 @@ def test_a_letter_kept_without_its_value_keeps_its_reason_through_a_redrive(sett
     """Too large for the DLQ, a letter holds the headers alone; its redrive used to read
     the missing value as a tombstone and replace the reason with 'empty value'."""
     key = f"no-value-{uuid.uuid4().hex[:8]}".encode()
+    at = 10**12 + secrets.randbelow(10**9)
     reason = ("value of 1009998 bytes is over the 524288-byte limit (CASES_MAX_RECORD_BYTES)"
               "; the 1009998-byte value is not copied, too large for orders.dlq: read it at "
-              "orders[0]@4242")
+              f"orders[0]@{at}")
     _put(settings, [(key, None, [
         (dlq.ORIGINAL_TOPIC, b"orders"), (dlq.ORIGINAL_PARTITION, struct.pack(">i", 0)),
-        (dlq.ORIGINAL_OFFSET, struct.pack(">q", 4242)),
+        (dlq.ORIGINAL_OFFSET, struct.pack(">q", at)),
         (dlq.ORIGINAL_TIMESTAMP, struct.pack(">q", 0)),
         (dlq.ORIGINAL_CONSUMER_GROUP, b"order-cases.orders"),
         (dlq.EXCEPTION_FQCN, b"consumers.batch.RecordTooLarge"),
@@ -143,5 +147,5 @@ def test_a_letter_kept_without_its_value_keeps_its_reason_through_a_redrive(sett
     _first, again = (dlq.read_headers(m.headers()) for m in copies)
     assert again[dlq.EXCEPTION_FQCN] == "consumers.batch.RecordTooLarge"
     assert again[dlq.EXCEPTION_MESSAGE] == reason
-    assert again[dlq.ORIGINAL_OFFSET] == 4242
+    assert again[dlq.ORIGINAL_OFFSET] == at
     assert copies[1].value() is None
