@@ -1,10 +1,13 @@
 """The catalogue of bad input (docs/bad-input.md), end to end: each kind is produced to its
 inbound topic, the running service (`cases run`) sends it to `<topic>.dlq` with its
-original key and bytes and a reason naming the problem, applies nothing of it, and goes
-on: a good record produced after it, to the same partition, is processed.
+original key, bytes and headers (a traceparent first) and a reason naming the problem,
+applies nothing of it, and goes on: a good record produced after it, to the same
+partition, is processed.
 
-To keep this quick, every bad record is produced first, then one good record per topic,
-and the module waits once; each parametrised test then checks one kind.
+To keep this quick, what some kinds contradict or reuse is sent and stored first (an
+order, a payment, an event_id), then every bad record, then one good record per topic,
+then what some kinds must be read before (an order after its payment), and the module
+waits once; each parametrised test then checks one kind.
 """
 
 from __future__ import annotations
