@@ -34,10 +34,12 @@ test-slow: install
 
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
-	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli
+	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli tests/relay \
+	  tests/configuration tests/bootstrap
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # Publish the sample scenario to the services `make run` started, then print its events.
 example: install
@@ -45,10 +47,11 @@ example: install
 	  && CASES=$(VENV)/bin/cases bash examples/publish.sh && sleep 3 \
 	  && $(VENV)/bin/cases events --from-beginning
 
-# The same seeded workload without and with faults (SIGKILLed consumers and relay, a
-# broker and a database restart), on fresh services of their own; prints the figures and
-# fails when anything was lost, doubled or changed. `make chaos SEED=7 ORDERS=4000`;
-# more options: `.venv/bin/python -m chaos.run --help` (CHAOS_ARGS="--kills 30").
+# The same seeded workload, published before the fleet starts, drained without and with
+# faults (SIGKILLed consumers, relay and sweepers, a broker and a database restart), on
+# fresh services of their own; prints the figures and fails when anything was lost,
+# doubled or changed. `make chaos SEED=7 ORDERS=4000`; more options:
+# `.venv/bin/python -m chaos.run --help` (CHAOS_ARGS="--kills 30", "--unordered").
 SEED ?= 1
 chaos: install
 	$(PY) -m chaos.run --seed $(SEED) $(if $(ORDERS),--orders $(ORDERS)) $(CHAOS_ARGS)
@@ -71,9 +74,9 @@ image-check:
 deploy-check:
 	bash deploy/validate.sh
 
-# Throughput, latency, memory and a profile on a seeded workload (bench/run.py); starts
+# Throughput, cost per record, latency and memory on a seeded workload (bench/run.py); starts
 # its own Kafka and PostgreSQL unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL are set.
-# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --profile"`.
+# BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --repeat 5"`.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
 

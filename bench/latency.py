@@ -1,45 +1,45 @@
-"""Latency from publishing an inbound record to reading the case event it caused on
-`case-events`, under a steady load.
+"""Latency of decisions, under a steady load of records of the moment (workload/live.py).
 
-Method: the publisher notes each inbound record's Kafka timestamp (CreateTime, which
-librdkafka sets when `produce` is called); a follower consumer reads `case-events` and
-notes the wall-clock time it receives each event; the database says which inbound record
-caused each event (`case_events.cause_event_id`). Latency = time read - time published,
-all on one host clock (millisecond timestamps). The case event's own Kafka timestamp
-(set when the relay produced it) splits that into "to the relay" and "relay to reader".
+Each record is published at the moment it happened (its `occurred_at`), so it is within
+the allowed lateness, and the watermark passes it once the allowed lateness has gone by.
+A follower reads `case-events` and notes when each event arrives; the database says
+which record caused each event. Two figures per event:
+- beyond the allowed lateness: arrival - (the cause's occurred_at + allowed lateness),
+  what the service adds to the wait that the allowed lateness imposes (the sweeper
+  noticing, deciding, and the relay publishing);
+- end to end: arrival - the cause's occurred_at.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 
 import psycopg
-from confluent_kafka import Consumer, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
 
 from bench.offsets import end_offsets
-from bench.pipeline import Pipeline, drain
 from configuration import Settings
-from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS
+from schemas import CASE_EVENTS_TOPIC
 from schemas.codec import shared_codec
-from workload.generator import Published
-from workload.publish import encode, produce_encoded
+from workload.live import Due
 
 
 @dataclass
 class Latency:
     records: int
     seconds: float
-    #: end-to-end, to the relay's produce, relay to reader: in milliseconds, per event
+    allowed_lateness: float
+    #: milliseconds, per case event read back
+    beyond: list[float] = field(default_factory=list)
     total: list[float] = field(default_factory=list)
-    to_relay: list[float] = field(default_factory=list)
-    to_reader: list[float] = field(default_factory=list)
-    #: published -> the applying transaction began (queued in Kafka and in the consumer)
-    to_transaction: list[float] = field(default_factory=list)
-    #: end-to-end, by the topic of the causing record
+    #: how long after it happened each record reached Kafka (its broker timestamp), ms:
+    #: what the allowed lateness must cover
+    reached: list[float] = field(default_factory=list)
     by_topic: dict[str, list[float]] = field(default_factory=dict)
 
     @property
@@ -65,8 +65,8 @@ class _Follower(threading.Thread):
             "fetch.wait.max.ms": 10}))
         self.consumer.assign([TopicPartition(t, p, o) for (t, p), o in starts.items()])
         self.stop = threading.Event()
-        #: event_id -> (read at, produced at), seconds since the epoch
-        self.seen: dict[str, tuple[float, float]] = {}
+        #: event_id -> when it was read, seconds since the epoch
+        self.seen: dict[str, float] = {}
 
     def run(self) -> None:
         codec = shared_codec()
@@ -74,59 +74,87 @@ class _Follower(threading.Thread):
             msg = self.consumer.poll(0.05)
             if msg is None or msg.error():
                 continue
-            read_at = time.time()
-            event_id = codec.decode(msg.value())["event_id"]
-            self.seen[event_id] = (read_at, msg.timestamp()[1] / 1000)
+            self.seen[codec.decode(msg.value())["event_id"]] = time.time()
         self.consumer.close()
 
 
 def settle(database_url: str) -> None:
     """What autovacuum and the checkpointer would do in the minutes after a backlog, done
-    now: the settled latency run measures the service at a steady rate, not the database
+    now: the settled run measures the service at a steady rate, not the database
     catching up on a burst."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE)")
-        # not a superuser (nor pg_checkpoint): the checkpointer does it in its own time
         with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
             conn.execute("CHECKPOINT")
 
 
-def measure(settings: Settings, pipeline: Pipeline, database_url: str,
-            items: list[Published], rate: float) -> Latency:
-    """Publish `items` at `rate` records/s to the running pipeline; wait until it has
-    drained and every resulting case event was read back."""
+def publish_on_time(settings: Settings, stream: list[Due]) -> float:
+    """Produce each record at its moment; the seconds it took."""
+    producer = Producer(settings.kafka(**{"enable.idempotence": True, "linger.ms": 1}))
+    codec = shared_codec()
+    failures: list[str] = []
+
+    def failed(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    started = time.perf_counter()
+    for due in stream:
+        wait = (due.at - dt.datetime.now(dt.UTC)).total_seconds()
+        while wait > 0:
+            producer.poll(min(wait, 0.01))
+            wait = (due.at - dt.datetime.now(dt.UTC)).total_seconds()
+        item = due.item
+        producer.produce(item.topic, key=item.key.encode(), value=codec.encode(item.record),
+                         on_delivery=failed)
+        producer.poll(0)
+    if producer.flush(60) or failures:
+        raise RuntimeError(f"latency records not acknowledged: {failures[:1]}")
+    return time.perf_counter() - started
+
+
+def measure(settings: Settings, database_url: str, stream: list[Due],
+            allowed_lateness: dt.timedelta) -> Latency:
+    """Publish `stream` on time to the running service; read back every case event its
+    records caused."""
     with psycopg.connect(database_url, autocommit=True) as conn:
-        before = conn.execute("SELECT coalesce(max(seq), 0) FROM case_events").fetchone()[0]  # type: ignore[index]
+        row = conn.execute("SELECT coalesce(max(seq), 0) FROM case_events").fetchone()
+        before = row[0] if row else 0
     follower = _Follower(settings, end_offsets(settings, [CASE_EVENTS_TOPIC]))
     follower.start()
-    published: dict[str, float] = {}
-
-    def delivered(position: int, msg: Message) -> None:
-        published[items[position].record["event_id"]] = msg.timestamp()[1] / 1000
-
-    encoded = list(encode(items))
-    started = time.perf_counter()
-    produce_encoded(settings, encoded, rate, on_delivered=delivered)
-    seconds = time.perf_counter() - started
-    drain(settings, pipeline, end_offsets(settings, list(INBOUND_TOPICS)), database_url,
-          started)
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        causes = conn.execute(  # created_at: now(), when the applying transaction began
-            "SELECT event_id, cause_event_id, cause_topic, extract(epoch FROM created_at) "
-            "FROM case_events WHERE seq > %s", (before,)).fetchall()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and not all(c[0] in follower.seen for c in causes):
-        time.sleep(0.1)
+    seconds = publish_on_time(settings, stream)
+    happened = {d.item.record["event_id"]: d.at.timestamp() for d in stream}
+    deadline = time.monotonic() + 60 + allowed_lateness.total_seconds()
+    causes: list[tuple[str, str, str]] = []
+    while time.monotonic() < deadline:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            causes = conn.execute(
+                "SELECT event_id, cause_event_id, cause_topic FROM case_events "
+                "WHERE seq > %s", (before,)).fetchall()
+        if causes and all(c[0] in follower.seen for c in causes) and _settled(database_url):
+            break
+        time.sleep(0.2)
     follower.stop.set()
     follower.join(10)
-
-    result = Latency(len(items), seconds)
-    for event_id, cause, topic, began in causes:
-        if event_id in follower.seen and cause in published:
-            read_at, produced_at = follower.seen[event_id]
-            result.to_transaction.append((float(began) - published[cause]) * 1000)
-            result.total.append((read_at - published[cause]) * 1000)
-            result.by_topic.setdefault(topic, []).append(result.total[-1])
-            result.to_relay.append((produced_at - published[cause]) * 1000)
-            result.to_reader.append((read_at - produced_at) * 1000)
+    lateness = allowed_lateness.total_seconds()
+    result = Latency(len(stream), seconds, lateness)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        result.reached = [float(r[0]) for r in conn.execute(
+            'SELECT "timestamp" - extract(epoch FROM occurred_at) * 1000 FROM order_records '
+            "WHERE event_id = ANY(%s)", (list(happened),))]
+    for event_id, cause, topic in causes:
+        if event_id in follower.seen and cause in happened:
+            total = (follower.seen[event_id] - happened[cause]) * 1000
+            result.total.append(total)
+            result.beyond.append(total - lateness * 1000)
+            result.by_topic.setdefault(topic, []).append(total - lateness * 1000)
     return result
+
+
+def _settled(database_url: str) -> bool:
+    """Nothing left to decide or publish."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT (SELECT count(*) FROM order_records WHERE NOT decided) + "
+            "(SELECT count(*) FROM case_events WHERE published_at IS NULL)").fetchone()
+    return bool(row) and row[0] == 0

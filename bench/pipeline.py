@@ -1,43 +1,49 @@
-"""The real service under load: one `cases run COMPONENT` process per consumer and one
-for the relay (the sweeper is left out: time rules are not part of this load), fed from
-Kafka, measured until every consumer group has committed the end of its topic and the
-relay has published every case event."""
+"""The real service under load: `cases run COMPONENT` processes (the five consumers, the
+relay, the sweeper, or a chosen few), on a fresh database, reading a backlog that is in
+Kafka before they start (so that, as in production, nothing arrives after the watermark
+has passed it), measured until every consumer group has committed its end, the sweeper
+has decided everything and the relay has published every case event."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
-from confluent_kafka import ConsumerGroupState
-from confluent_kafka.admin import AdminClient
 
 from bench.offsets import GroupWatcher, Offsets
 from bench.services import REPO, BenchError, cpu_seconds, memory_kib
-from bootstrap.kafka import consumer_group
 from configuration import Settings
 from schemas import INBOUND_TOPICS
 
-COMPONENTS = [*INBOUND_TOPICS, "relay"]
+COMPONENTS = [*INBOUND_TOPICS, "relay", "sweeper"]
 #: no progress for this long means the run is stuck
 STALL_SECONDS = 180.0
 
 
 @dataclass
 class Drain:
-    """When each consumer group reached the end of its topic and the relay finished,
-    in seconds after the first record was published."""
+    """When each consumer group reached the end of its topic, when the last record was
+    decided and the last case event published: seconds after the processes started."""
 
     consumers: dict[str, float] = field(default_factory=dict)
+    decided: float = 0.0
     relay: float = 0.0
     case_events: int = 0
-    max_lag: dict[str, int] = field(default_factory=dict)
+    #: samples of pg_stat_activity (every 20 ms) with a session waiting for a lock, of all
+    lock_waits: int = 0
+    samples: int = 0
+    #: CPU seconds of the benchmark's own PostgreSQL sessions (the drain's questions and
+    #: the lock sampler): not the service's, so taken out of PostgreSQL's figure
+    harness_cpu: float = 0.0
 
 
 class Pipeline:
@@ -46,15 +52,19 @@ class Pipeline:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env, self.log_dir = env, log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.cpu_at_start: dict[str, float] = {}
+        self.started_at: dict[str, float] = {}
 
-    def start(self) -> None:
+    def start(self, *components: str) -> float:
+        """Start these components (all by default); when, as time.perf_counter()."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        for name in COMPONENTS:
-            with open(self.log_dir / f"{name}.log", "wb") as log:
+        started = time.perf_counter()
+        for name in components or COMPONENTS:
+            with open(self.log(name), "ab") as log:
                 self.procs[name] = subprocess.Popen(
                     [sys.executable, "-m", "cases_cli.main", "run", name], env=self.env,
                     cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+            self.started_at[name] = time.perf_counter()
+        return started
 
     def log(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"
@@ -65,32 +75,13 @@ class Pipeline:
                 tail = self.log(name).read_text(errors="replace")[-2000:]
                 raise BenchError(f"`cases run {name}` exited ({proc.returncode}):\n{tail}")
 
-    def wait_ready(self, settings: Settings, timeout: float = 120.0) -> None:
-        """Until every consumer holds all partitions of its topic and the relay leads."""
-        admin = AdminClient(settings.kafka())
-        groups = [consumer_group(t) for t in INBOUND_TOPICS]
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.check_alive()
-            described = {g: f.result() for g, f in
-                         admin.describe_consumer_groups(groups, request_timeout=10).items()}
-            stable = all(d.state == ConsumerGroupState.STABLE
-                         and sum(len(m.assignment.topic_partitions) for m in d.members) > 0
-                         for d in described.values())
-            if stable and b"relay_leading" in self.log("relay").read_bytes():
-                self.cpu_at_start = {n: cpu_seconds(p.pid) for n, p in self.procs.items()}
-                return
-            time.sleep(0.25)
-        raise BenchError("the service's processes did not get ready in time")
-
     def memory(self) -> dict[str, tuple[int, int]]:
         """(current, peak) resident memory in KiB of each process."""
         return {name: memory_kib(proc.pid) for name, proc in self.procs.items()}
 
     def cpu(self) -> dict[str, float]:
-        """CPU seconds each process used since it was ready."""
-        return {n: cpu_seconds(p.pid) - self.cpu_at_start.get(n, 0.0)
-                for n, p in self.procs.items()}
+        """CPU seconds each process used (all of its life)."""
+        return {n: cpu_seconds(p.pid) for n, p in self.procs.items()}
 
     def stop(self) -> None:
         for proc in self.procs.values():
@@ -104,13 +95,36 @@ class Pipeline:
                 proc.wait()
 
 
+class LockSampler(threading.Thread):
+    """Counts, every 20 ms, whether some session of the service waits for a lock."""
+
+    def __init__(self, database_url: str) -> None:
+        super().__init__(daemon=True)
+        self.database_url, self.stop = database_url, threading.Event()
+        self.samples = self.waiting = 0
+        self.backend_cpu = 0.0
+
+    def run(self) -> None:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            while not self.stop.wait(0.02):
+                row = conn.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()").fetchone()
+                self.samples += 1
+                self.waiting += 1 if row and row[0] else 0
+            self.backend_cpu = cpu_seconds(conn.info.backend_pid)
+
+
 def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: str,
-          started: float) -> Drain:
-    """Wait until every consumer group committed `ends` and the outbox is empty; times
-    are relative to `started` (time.perf_counter() when publishing began)."""
-    topics = sorted({t for t, _ in ends})
+          started: float, topics: list[str] | None = None, decisions: bool = True) -> Drain:
+    """Wait until the groups of `topics` (all of `ends`' by default) committed `ends`,
+    then (with `decisions`) until nothing stored is left undecided and the outbox is
+    empty; times are relative to `started` (time.perf_counter())."""
+    topics = topics or sorted({t for t, _ in ends})
     watcher = GroupWatcher(settings, topics)
-    result = Drain(max_lag=dict.fromkeys(topics, 0))
+    result = Drain()
+    sampler = LockSampler(database_url)
+    sampler.start()
     progress, last_progress = None, time.perf_counter()
     try:
         with psycopg.connect(database_url, autocommit=True) as conn:
@@ -119,46 +133,78 @@ def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: s
                 now = time.perf_counter()
                 lags = {t: watcher.lag(t, ends) for t in topics if t not in result.consumers}
                 for topic, lag in lags.items():
-                    result.max_lag[topic] = max(result.max_lag[topic], lag)
                     if lag == 0:
                         result.consumers[topic] = now - started
-                unpublished = -1  # asked only once the consumers are done: it scans the outbox
+                left = (-1, -1)
                 if len(result.consumers) == len(topics):
-                    unpublished = conn.execute(
-                        "SELECT count(*) FROM case_events WHERE published_at IS NULL"
-                    ).fetchone()[0]  # type: ignore[index]
-                if unpublished == 0:
+                    if not decisions:
+                        return result
+                    left = _left(conn)
+                    if left[0] == 0 and not result.decided:
+                        result.decided = now - started
+                if left == (0, 0):
                     result.relay = now - started
-                    result.case_events = conn.execute(
-                        "SELECT count(*) FROM case_events").fetchone()[0]  # type: ignore[index]
+                    counted = conn.execute("SELECT count(*) FROM case_events").fetchone()
+                    result.case_events = counted[0] if counted else 0
+                    result.harness_cpu += cpu_seconds(conn.info.backend_pid)
                     return result
-                state = (sum(lags.values()), unpublished)
+                state = (sum(lags.values()), *left)
                 if state != progress:
                     progress, last_progress = state, now
                 elif now - last_progress > STALL_SECONDS:
                     raise BenchError(f"no progress for {STALL_SECONDS:.0f}s (lag {lags}, "
-                                     f"{unpublished} case events unpublished)")
-                time.sleep(0.1)
+                                     f"records undecided: {bool(left[0])}, case events "
+                                     f"unpublished: {bool(left[1])})")
+                time.sleep(0.05)
     finally:
+        sampler.stop.set()
+        sampler.join(5)
+        result.lock_waits, result.samples = sampler.waiting, sampler.samples
+        result.harness_cpu += sampler.backend_cpu
         watcher.close()
+
+
+def _left(conn: psycopg.Connection) -> tuple[int, int]:
+    """(1 if some stored record is undecided, 1 if some case event is unpublished), by
+    the partial indexes: asked every 50 ms, a count would cost PostgreSQL more than some
+    of what it measures."""
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM order_records WHERE NOT decided) "
+        "OR EXISTS (SELECT 1 FROM parcel_reports WHERE NOT decided), "
+        "EXISTS (SELECT 1 FROM case_events WHERE published_at IS NULL)").fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
 
 
 @dataclass
 class Stages:
-    """Where a process's busy time went, summed over its batches (from its logs)."""
+    """Where a process's busy time went, summed over its log lines."""
 
     batches: int = 0
     records: int = 0
     seconds: float = 0.0
     parts: dict[str, float] = field(default_factory=dict)
+    #: the sweeper's: orders decided again for a late record, bytes of JSON state written
+    late_orders: int = 0
+    state_bytes: int = 0
+    #: when the first batch (or pass) that did something began and the last ended, Unix
+    #: seconds: how long the process was at work, whatever its start-up took
+    first: float = 0.0
+    last: float = 0.0
+
+    @property
+    def busy_span(self) -> float:
+        return self.last - self.first if self.last else 0.0
 
 
-CONSUMER_STAGES = ("decode", "sql", "state", "rules", "commit", "dlq", "offsets")
+CONSUMER_STAGES = ("decode", "sql", "commit", "dlq", "offsets")
 RELAY_STAGES = ("select", "produce", "update")
+SWEEPER_STAGES = ("sql", "state")
 
 
 def stages(log: Path) -> Stages:
-    """Sum the `batch_done` (consumer) or `relay_published` (relay) log lines."""
+    """Sum the `batch_done` (consumer), `relay_published` (relay) or `decided`
+    (sweeper) log lines."""
     out = Stages()
     for line in log.read_text(errors="replace").splitlines():
         if not line.startswith("{"):
@@ -167,16 +213,28 @@ def stages(log: Path) -> Stages:
             entry = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if entry.get("event") == "batch_done":
+        event = entry.get("event")
+        if event in ("batch_done", "relay_published", "decided"):
+            at = dt.datetime.fromisoformat(entry["timestamp"].replace("Z", "+00:00")).timestamp()
+            began = at - entry.get("seconds", 0.0)
+            out.first = min(out.first, began) if out.first else began
+            out.last = max(out.last, at)
+        if event == "batch_done":
             out.records += entry["records"]
+            out.seconds += entry["seconds"]
             names = CONSUMER_STAGES
-        elif entry.get("event") == "relay_published":
+        elif event == "relay_published":
             out.records += entry["events"]
+            out.seconds += entry["seconds"]
             names = RELAY_STAGES
+        elif event == "decided":
+            out.records += entry["records"]
+            out.late_orders += entry.get("late_orders", 0)
+            out.state_bytes += entry.get("state_bytes", 0)
+            names = SWEEPER_STAGES
         else:
             continue
         out.batches += 1
-        out.seconds += entry["seconds"]
         for name in names:
             out.parts[name] = out.parts.get(name, 0.0) + entry.get(name, 0.0)
     return out
@@ -184,4 +242,4 @@ def stages(log: Path) -> Stages:
 
 def service_env(settings: Settings, database_url: str) -> dict[str, str]:
     return {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "DATABASE_URL": database_url}
+            "DATABASE_URL": database_url, "CASES_LOG_JSON": "1"}

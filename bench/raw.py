@@ -1,13 +1,12 @@
-"""The two halves of a consumer measured alone: reading and decoding from Kafka without
-the database, and the database work (the service's own unit of work and rules) without
-Kafka."""
+"""The parts of the service measured alone, without the rest: reading and decoding from
+Kafka without the database (raw consume), storing without Kafka (raw store: what a
+consumer's transaction does), and deciding what is stored (raw decide: what the
+sweeper does), each with the service's own code."""
 
 from __future__ import annotations
 
-import cProfile
-import io
+import datetime as dt
 import multiprocessing
-import pstats
 import time
 import uuid
 from collections import defaultdict
@@ -18,26 +17,34 @@ from typing import Any
 
 import psycopg
 from confluent_kafka import Consumer, TopicPartition
-from consumers.dlq import DeadLetter
-from consumers.runtime import consumer_settings, decode, next_batch
-from service.apply import apply_batch
-from storage.unit_of_work import unit_of_work
 
 from bench.offsets import Offsets
 from bench.services import cpu_seconds
+from bootstrap.kafka import inbound_consumer_config
 from configuration import Settings
-from domain.records import from_record
+from consumers import CONSUMERS
+from consumers.batch import Limits, decode
+from consumers.dead_letters import DeadLetter
+from consumers.inbound import InboundMessage
+from consumers.loop import next_batch
 from schemas import INBOUND_TOPICS
-from service.unit_of_work import Cause, Inbound
+from schemas.codec import shared_codec
+from service.store import store_batch
+from service.unit_of_work import Inbound, PartitionStep
+from storage.records import PostgresStore
+from storage.transaction import transaction
+from sweeper.decisions import decide_pass
 from workload.generator import Published
+
+#: after every record of any workload: every decision a raw pass can take
+FAR = dt.datetime(2100, 1, 1, tzinfo=dt.UTC) - dt.timedelta(days=1)
 
 
 @dataclass
 class Rate:
     records: int = 0
     seconds: float = 0.0
-    #: CPU time spent meanwhile (raw database alone: this process and its PostgreSQL
-    #: backend), to tell how many cores the work keeps busy
+    #: CPU time spent meanwhile (this process and its PostgreSQL backend)
     cpu_seconds: float = 0.0
 
     @property
@@ -45,14 +52,20 @@ class Rate:
         return self.records / self.seconds if self.seconds else 0.0
 
 
+def _limits(settings: Settings) -> Limits:
+    # the workload's records are months old: no clock-skew check can fail them
+    return Limits(settings.max_record_bytes, settings.clock_skew)
+
+
 def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str, Rate]:
     """Per topic, alone: a consumer with the service's fetch settings reads the offsets
-    [start, end) and decodes each record as the service does (contract checks
-    included)."""
+    [start, end) and decodes each record as the service does (every contract check)."""
     rates: dict[str, Rate] = {}
+    limits = _limits(settings)
     for topic in sorted({t for t, _ in ends}):
-        consumer = Consumer(consumer_settings(settings, topic, f"bench-raw-{uuid.uuid4()}",
-                                              auto_commit=False))
+        consumer = Consumer(inbound_consumer_config(settings, topic,
+                                                    f"bench-raw-{uuid.uuid4()}",
+                                                    auto_commit=False))
         partitions = {p: (starts[t, p], ends[t, p]) for (t, p) in ends if t == topic}
         consumer.assign([TopicPartition(topic, p, start)
                          for p, (start, end) in partitions.items() if end > start])
@@ -66,7 +79,8 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
             for msg in messages:
                 if msg.error():
                     continue
-                if isinstance(decode(topic, msg), DeadLetter):
+                if isinstance(decode(CONSUMERS[topic], InboundMessage.of(msg), limits),
+                              DeadLetter):
                     raise AssertionError(f"{topic}@{msg.offset()} does not decode")
                 rate.records += 1
                 if msg.offset() >= partitions[msg.partition()][1] - 1:
@@ -76,91 +90,74 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
     return rates
 
 
-@dataclass
-class RawDatabase:
-    rates: dict[str, Rate]
-    #: summed stage times (sql, state, rules, commit) of every batch
-    stages: dict[str, float] = field(default_factory=dict)
-    case_events: int = 0
-    invalid: int = 0
-    profile: str = ""
-
-
-def _inbound(items: list[Published]) -> list[tuple[str, Inbound]]:
-    """The workload as the consumers would decode it (decoding is the raw-consume half),
-    each record at its offset in its topic."""
+def decoded(settings: Settings, items: list[Published]) -> dict[str, list[Inbound]]:
+    """The workload as the consumers decode it, per topic, each record at its offset in
+    its topic's one partition (decoding is raw consume's half, not timed here)."""
+    codec, limits = shared_codec(), _limits(settings)
     offsets: dict[str, int] = defaultdict(int)
-    inbound: list[tuple[str, Inbound]] = []
+    out: dict[str, list[Inbound]] = defaultdict(list)
     for item in items:
         offset = offsets[item.topic]
         offsets[item.topic] += 1
-        inbound.append((item.topic, Inbound(Cause(item.topic, 0, offset,
-                                                  item.record["event_id"]),
-                                            from_record(item.record))))
-    return inbound
+        found = decode(CONSUMERS[item.topic],
+                       InboundMessage(item.topic, 0, offset, item.key.encode(),
+                                      codec.encode(item.record), (), 2,
+                                      int(time.time() * 1000)), limits)
+        assert isinstance(found, Inbound), found
+        out[item.topic].append(found)
+    return out
 
 
-def _batches(inbound: list[tuple[str, Inbound]], settings: Settings
-             ) -> Iterator[tuple[str, list[Inbound]]]:
-    """Each topic's next batch of its consumer's size as the stream reaches it (as the
-    consumers would take them), then what is left of each topic."""
-    pending: dict[str, list[Inbound]] = defaultdict(list)
-    for topic, item in inbound:
-        pending[topic].append(item)
-        if len(pending[topic]) >= settings.batch_size_for(topic):
-            yield topic, pending.pop(topic)
-    yield from ((topic, batch) for topic, batch in pending.items() if batch)
+def _batches(items: list[Inbound], size: int) -> Iterator[list[Inbound]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
-def _in_turn(items: list[Published], settings: Settings
-             ) -> Iterator[tuple[str, list[Inbound]]]:
-    """Each topic's batches, one topic after another (orders first, as each order's
-    records begin with its OrderPlaced)."""
-    for topic in INBOUND_TOPICS:
-        yield from _batches(_inbound([i for i in items if i.topic == topic]), settings)
+def _step(batch: list[Inbound]) -> list[PartitionStep]:
+    last = batch[-1].cause
+    return [PartitionStep(last.topic, 0, last.offset + 1,
+                          max(i.record.occurred_at for i in batch))]
 
 
-def raw_database(database_url: str, settings: Settings, items: list[Published],
-                 profile: bool = False) -> RawDatabase:
-    """Apply the workload through the service's unit of work, in batches of the service's
-    size per topic, one transaction per batch, on one connection, each topic alone: the
-    topics in turn, as the pipeline's each-alone run takes them, so that both see the
-    same records against the same state."""
-    result = RawDatabase(rates={},
-                         stages=dict.fromkeys(("sql", "state", "rules", "commit"), 0.0))
-    profiler = cProfile.Profile() if profile else None
+@dataclass
+class RawDatabase:
+    #: storing, per topic, each alone
+    rates: dict[str, Rate]
+    #: deciding everything stored, after it all was
+    decide: Rate = field(default_factory=Rate)
+    sql_seconds: float = 0.0
+    case_events: int = 0
+    refused: int = 0
+    late_orders: int = 0
 
+
+def raw_database(database_url: str, settings: Settings,
+                 inbound: dict[str, list[Inbound]]) -> RawDatabase:
+    """Store every topic's records in the consumers' batches, one transaction per batch,
+    on one connection, the topics in turn; then decide everything, as the sweeper does,
+    in one pass on the same connection."""
+    result = RawDatabase(rates={})
     with psycopg.connect(database_url, autocommit=True) as conn:
         backend = _local_backend(conn)
 
         def cpu() -> float:
             return time.process_time() + (cpu_seconds(backend) if backend else 0.0)
 
-        if profiler:
-            profiler.enable()
-        for topic, batch in _in_turn(items, settings):
-            cpu_before = cpu()
-            began = time.perf_counter()
-            with unit_of_work(conn, settings.policy) as uow:
-                outcome = apply_batch(uow, batch, settings.policy)
-                applied = time.perf_counter()
-            finished = time.perf_counter()
-            rate = result.rates.setdefault(topic, Rate())
-            rate.records += len(batch)
-            rate.seconds += finished - began
-            rate.cpu_seconds += cpu() - cpu_before
-            result.stages["sql"] += uow.sql_seconds
-            result.stages["state"] += uow.state_seconds
-            result.stages["rules"] += applied - began - uow.sql_seconds - uow.state_seconds
-            result.stages["commit"] += finished - applied
-            result.case_events += len(outcome.events)
-            result.invalid += len(outcome.invalid)
-        if profiler:
-            profiler.disable()
-    if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
-        result.profile = out.getvalue()
+        for topic in INBOUND_TOPICS:
+            rate = result.rates[topic] = Rate()
+            cpu_before, began = cpu(), time.perf_counter()
+            for batch in _batches(inbound[topic], settings.batch_size_for(topic)):
+                with transaction(conn):
+                    store = PostgresStore(conn)
+                    store_batch(store, batch, _step(batch))
+                rate.records += len(batch)
+                result.sql_seconds += store.sql_seconds
+            rate.seconds, rate.cpu_seconds = time.perf_counter() - began, cpu() - cpu_before
+        cpu_before, began = cpu(), time.perf_counter()
+        report = decide_pass(conn, FAR, settings.policy)
+        result.decide = Rate(report.records, time.perf_counter() - began, cpu() - cpu_before)
+        result.case_events, result.refused = report.events, report.refused
+        result.late_orders = report.late_orders
     return result
 
 
@@ -175,20 +172,19 @@ def _local_backend(conn: psycopg.Connection) -> int | None:
     return None
 
 
-def raw_database_at_once(database_url: str, settings: Settings, items: list[Published]
-                         ) -> dict[str, Rate]:
+def raw_database_at_once(database_url: str, settings: Settings,
+                         inbound: dict[str, list[Inbound]]) -> dict[str, Rate]:
     """The same batches, but each topic's in a process and connection of its own, all
-    five started together, no Kafka: what the database allows when every consumer writes
-    at once on this machine. A topic's rate is its records over the time from the common
-    start to its last commit, as the pipeline's is."""
+    five started together, no Kafka: what the database allows when every consumer
+    stores at once on this machine. A topic's rate is its records over the time from
+    the common start to its last commit, as the pipeline's is."""
     context = multiprocessing.get_context("spawn")  # no inherited client threads
     ready, results = context.Queue(), context.Queue()
     start = context.Event()
-    topics = sorted({i.topic for i in items})
-    workers = [context.Process(target=_apply_topic, daemon=True,
-                               args=(database_url, settings, topic,
-                                     [i for i in items if i.topic == topic], ready, start,
-                                     results)) for topic in topics]
+    topics = sorted(inbound)
+    workers = [context.Process(target=_store_topic, daemon=True,
+                               args=(database_url, settings, topic, inbound[topic], ready,
+                                     start, results)) for topic in topics]
     for worker in workers:
         worker.start()
     for _ in topics:
@@ -203,20 +199,14 @@ def raw_database_at_once(database_url: str, settings: Settings, items: list[Publ
     return rates
 
 
-def _apply_topic(database_url: str, settings: Settings, topic: str, items: list[Published],
+def _store_topic(database_url: str, settings: Settings, topic: str, items: list[Inbound],
                  ready: Any, start: Any, results: Any) -> None:
-    """Apply one topic's records (`items`, that topic's only) in the service's batches."""
-    batches = [batch for _, batch in _batches(_inbound(items), settings)]
+    batches = list(_batches(items, settings.batch_size_for(topic)))
     with psycopg.connect(database_url, autocommit=True) as conn:
         ready.put(topic)
         start.wait()
         began = time.perf_counter()
         for batch in batches:
-            while True:
-                try:
-                    with unit_of_work(conn, settings.policy) as uow:
-                        apply_batch(uow, batch, settings.policy)
-                    break
-                except psycopg.errors.DeadlockDetected:  # as the consumers do: again
-                    continue
-        results.put((topic, sum(map(len, batches)), time.perf_counter() - began))
+            with transaction(conn):
+                store_batch(PostgresStore(conn), batch, _step(batch))
+        results.put((topic, len(items), time.perf_counter() - began))

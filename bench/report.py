@@ -1,4 +1,4 @@
-"""The figure table `make bench` prints."""
+"""The figures `make bench` prints, and the targets they are held against."""
 
 from __future__ import annotations
 
@@ -6,46 +6,23 @@ import math
 import os
 import platform
 import re
-from dataclasses import dataclass, field
+import statistics
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from bench.latency import Latency, percentile
-from bench.offsets import Offsets
-from bench.pipeline import CONSUMER_STAGES, RELAY_STAGES, Drain, Stages
-from bench.raw import Rate, RawDatabase
+from bench.raw import Rate
 from bench.services import REPO
 from schemas import INBOUND_TOPICS
 
+if TYPE_CHECKING:
+    from bench.run import Bench, PipelineRun
+
 RATIO_TARGET = 0.5
+CPU_TARGET = 0.12  # CPU-seconds per 1,000 inbound records
 P99_TARGET_MS = 250.0
 #: peak memory may grow this much with a tenfold backlog and still count as flat
 FLAT_GROWTH = 1.25
-
-
-@dataclass
-class PipelineRun:
-    label: str
-    orders: int
-    records: dict[str, int]
-    publish_seconds: float
-    drain: Drain
-    memory: dict[str, tuple[int, int]]  # KiB: (current, peak)
-    cpu: dict[str, float]
-    stages: dict[str, Stages]
-    dead_letters: int
-    #: the inbound topics' offsets before and after this run's publication
-    starts: Offsets = field(default_factory=dict)
-    ends: Offsets = field(default_factory=dict)
-    #: at a steady rate once the database has settled (the target's figure) ...
-    latency: Latency | None = None
-    #: ... and right after the backlog, while autovacuum and a checkpoint catch up
-    latency_after_backlog: Latency | None = None
-    memory_after_latency: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.records.values())
 
 
 def machine() -> str:
@@ -54,14 +31,9 @@ def machine() -> str:
     if cpuinfo.exists():
         found = re.search(r"^model name\s*:\s*(.+)$", cpuinfo.read_text(), re.MULTILINE)
         model = found.group(1).strip() if found else model
-    memory = ""
-    meminfo = Path("/proc/meminfo")
-    if meminfo.exists():
-        kib = int(meminfo.read_text().split()[1])
-        memory = f", {kib / 2**20:.0f} GiB RAM"
     pom = (REPO / "deploy" / "kafka" / "pom.xml").read_text()
     kafka = re.search(r"<kafka\.version>([^<]+)<", pom)
-    return (f"{os.cpu_count()} cores ({model}){memory}, {platform.system()} {platform.release()}, "
+    return (f"{os.cpu_count()} cores ({model}), {platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}, Kafka {kafka.group(1) if kafka else '?'}")
 
 
@@ -69,209 +41,177 @@ def _n(value: float) -> str:
     return f"{value:,.0f}" if not math.isnan(value) else "-"
 
 
-def _mib(kib: int) -> str:
-    return f"{kib / 1024:,.0f}"
-
-
 def _ratio(pipeline: float, raw: float) -> float:
     return pipeline / raw if raw else float("nan")
 
 
-def _total(rates: dict[str, Rate], at_once: bool) -> Rate:
-    """Every record over the time of them all: one topic after another, or (at once)
-    until the last topic finished."""
-    seconds = [r.seconds for r in rates.values()]
-    return Rate(sum(r.records for r in rates.values()),
-                max(seconds, default=0.0) if at_once else sum(seconds))
+def _spread(values: list[float], digits: int = 1, unit: str = "") -> str:
+    """median (min-max)"""
+    if not values:
+        return "-"
+    median = statistics.median(values)
+    if len(values) == 1:
+        return f"{median:.{digits}f}{unit}"
+    return f"{median:.{digits}f}{unit} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
-@dataclass
-class Ratios:
-    """Per consumer: pipeline / min(raw consume, raw db), like for like (each topic
-    alone; all five at once), and the pipeline at once over the topic's raw db alone."""
-
-    alone: dict[str, float] = field(default_factory=dict)
-    at_once: dict[str, float] = field(default_factory=dict)
-    at_once_over_alone: dict[str, float] = field(default_factory=dict)
+def _rate(records: int, seconds: float) -> float:
+    return records / seconds if seconds else float("nan")
 
 
-def throughput(run: PipelineRun, alone: dict[str, Rate], consume: dict[str, Rate],
-               database: RawDatabase, at_once: dict[str, Rate]) -> tuple[list[str], Ratios]:
-    """The two tables: each topic alone, and all five at once."""
-    ratios = Ratios()
-    pipeline_at_once = {t: Rate(run.records[t], run.drain.consumers[t]) for t in INBOUND_TOPICS}
-    head = f"{'records/s':<18}{'records':>9}{'raw consume':>13}{'raw db':>9}{'pipeline':>10}"
-    lines = ["Throughput, each topic alone (raw consume: a bare consumer reading and decoding; "
-             "raw db: the service's unit of work on one connection, no Kafka; pipeline: the "
-             "service, each topic's records published and drained in turn while the other "
-             "consumers idle; ratio: pipeline / min(raw consume, raw db))",
-             f"{head}{'ratio':>7}"]
-    rows = [*INBOUND_TOPICS, "total"]
-    totals = {"consume": _total(consume, False), "db": _total(database.rates, False),
-              "pipeline": _total(alone, False)}
-    for topic in rows:
-        c, d, p = ((totals["consume"], totals["db"], totals["pipeline"]) if topic == "total"
-                   else (consume[topic], database.rates[topic], alone[topic]))
-        ratio = _ratio(p.per_second, min(c.per_second, d.per_second))
-        if topic != "total":
-            ratios.alone[topic] = ratio
-        lines.append(f"{topic:<18}{_n(p.records):>9}{_n(c.per_second):>13}"
-                     f"{_n(d.per_second):>9}{_n(p.per_second):>10}{ratio:>7.2f}")
-    lines += ["", "Throughput, all five at once (raw db: each topic in a process and connection "
-              "of its own, all started together; pipeline: the five consumers and the relay, "
-              "from the first record published to the topic's group committing its end; "
-              "ratio: pipeline / min(raw consume, raw db); last column: the pipeline over the "
-              "first table's raw db, each topic with the machine to itself)",
-              f"{head}{'ratio':>7}{'over alone':>12}"]
-    totals = {"consume": totals["consume"], "db": _total(at_once, True),
-              "alone": totals["db"],
-              "pipeline": Rate(run.total, run.drain.relay)}
-    for topic in rows:
-        c, d, a, p = ((totals["consume"], totals["db"], totals["alone"], totals["pipeline"])
-                      if topic == "total" else (consume[topic], at_once[topic],
-                                                database.rates[topic], pipeline_at_once[topic]))
-        ratio = _ratio(p.per_second, min(c.per_second, d.per_second))
-        over_alone = _ratio(p.per_second, min(c.per_second, a.per_second))
-        if topic != "total":
-            ratios.at_once[topic] = ratio
-            ratios.at_once_over_alone[topic] = over_alone
-        lines.append(f"{topic:<18}{_n(p.records):>9}{_n(c.per_second):>13}"
-                     f"{_n(d.per_second):>9}{_n(p.per_second):>10}{ratio:>7.2f}"
-                     f"{over_alone:>12.2f}")
-    return lines, ratios
-
-
-def _target(name: str, ratios: dict[str, float]) -> str:
-    missed = [t for t, r in ratios.items() if not r >= RATIO_TARGET]
-    return f"{name}: " + ("met" if not missed else f"NOT met for {', '.join(missed)}")
-
-
-def fair_share(database: RawDatabase) -> list[str]:
-    """How many cores each topic's database path keeps busy alone, and what sharing the
-    machine between all five leaves each: the ceiling of the pipeline at once over raw db
-    alone."""
-    cores = {t: r.cpu_seconds / r.seconds for t, r in database.rates.items()
-             if r.seconds and r.cpu_seconds}
-    if len(cores) < len(database.rates):  # the database runs elsewhere: not measured
-        return []
-    wanted, have = sum(cores.values()), os.cpu_count() or 1
-    return ["  cores each topic's raw db alone keeps busy (Python and its PostgreSQL "
-            "backend): " + ", ".join(f"{t} {c:.2f}" for t, c in cores.items()),
-            f"  all five at once want {wanted:.1f} cores of {have}: an even share leaves "
-            f"each about {min(1.0, have / wanted):.2f} of its speed alone (less once Kafka, "
-            "the relay and the publisher take theirs)"]
-
-
-def cpu_budget(run: PipelineRun, database: RawDatabase, services_cpu: dict[str, float]
-               ) -> list[str]:
-    """Whether the machine has the CPU for the pipeline at once to reach the target on
-    each topic's raw db alone: every topic must then drain within 1/target of its raw db
-    alone time, so the whole run's work must fit in the latest of those times."""
-    deadlines = {t: run.records[t] / (RATIO_TARGET * r.per_second)
-                 for t, r in database.rates.items() if r.per_second}
-    if not deadlines or not services_cpu:  # the servers run elsewhere: not measured
-        return []
-    last = max(deadlines, key=deadlines.__getitem__)
-    used = sum(run.cpu.values()) + sum(services_cpu.values())
-    cores = os.cpu_count() or 1
-    return [f"  the pipeline at once reaching {RATIO_TARGET} of raw db alone on every topic "
-            f"means {last} (the latest) drained within {deadlines[last]:.1f}s: the run's "
-            f"processes used {used:.0f} CPU-seconds (the publisher's not counted), and "
-            f"{cores} cores give {cores * deadlines[last]:.0f} in that time"]
-
-
-def render(args: Any, full: PipelineRun, small: PipelineRun, alone: dict[str, Rate],
-           consume: dict[str, Rate],
-           database: RawDatabase, at_once: dict[str, Rate], services_cpu: dict[str, float]
-           ) -> str:
-    out = [f"order cases benchmark: seed {args.seed}, {full.orders:,} orders, "
-           f"{full.total:,} inbound records, batch sizes "
-           + ", ".join(f"{t} {n:,}" for t, n in args.batch_sizes.items()),
-           f"machine: {machine()}", ""]
-    lines, ratios = throughput(full, alone, consume, database, at_once)
-    out += [*lines,
-            f"  pipeline at once: {full.total:,} records published in "
-            f"{full.publish_seconds:.1f}s ({full.total / full.publish_seconds:,.0f}/s), all "
-            f"consumers drained and all {full.drain.case_events:,} case events published by "
-            f"the relay after {full.drain.relay:.1f}s "
-            f"({full.drain.case_events / full.drain.relay:,.0f} events/s); dead letters: "
-            f"{full.dead_letters}",
-            "  (a group counts as drained when its committed offsets reach the end: they are "
-            "committed every 0.25 s and polled every 0.1 s)",
-            f"  target pipeline / min(raw consume, raw db) >= {RATIO_TARGET} per consumer: "
-            + "; ".join([_target("each topic alone", ratios.alone),
-                         _target("all five at once", ratios.at_once),
-                         _target("the pipeline at once over raw db alone",
-                                 ratios.at_once_over_alone)]),
-            f"  raw database: {database.case_events:,} case events; time in sql "
-            + ", ".join(f"{k} {v / sum(database.stages.values()):.0%}"
-                        for k, v in database.stages.items()).replace("sql ", "", 1),
-            *fair_share(database), *cpu_budget(full, database, services_cpu), ""]
-    for lat, when in ((full.latency_after_backlog, "right after the backlog, autovacuum "
-                       "and a checkpoint catching up"),
-                      (full.latency, "settled: after VACUUM ANALYZE and CHECKPOINT")):
-        if lat is not None:
-            out += latency_lines(lat, when)
-    out += [f"Peak memory (max RSS, MiB) with a backlog of {small.total:,} records "
-            f"({small.orders:,} orders) and of {full.total:,} ({full.orders:,} orders)",
-            f"{'process':<20}{'small':>8}{'full':>8}{'growth':>8}  max lag seen (small/full)"]
-    for name in full.memory:
-        a, b = small.memory[name][1], full.memory[name][1]
-        lag = (f"{small.drain.max_lag.get(name, 0):,} / {full.drain.max_lag.get(name, 0):,}"
-               if name in INBOUND_TOPICS else "")
-        out.append(f"{name:<20}{_mib(a):>8}{_mib(b):>8}{b / a:>7.2f}x  {lag}")
-    grown = [n for n in full.memory if full.memory[n][1] > FLAT_GROWTH * small.memory[n][1]]
-    out += [f"  flat (growth <= {FLAT_GROWTH}x): "
-            + ("yes" if not grown else f"NO for {', '.join(grown)}"), ""]
-    out += profile(full, services_cpu)
-    if database.profile:
-        out += ["", "cProfile of the raw database pass (top functions by own time):",
-                database.profile]
-    return "\n".join(out)
-
-
-def latency_lines(lat: Latency, when: str) -> list[str]:
-    p = {q: percentile(lat.total, q) for q in (50, 95, 99)}
-    return [f"Latency, inbound record published -> its case event read from case-events "
-            f"(steady {lat.rate:,.0f} records/s for {lat.seconds:.0f}s, "
-            f"{len(lat.total):,} case events; {when})",
-            f"  p50 {p[50]:.0f} ms, p95 {p[95]:.0f} ms, p99 {p[99]:.0f} ms, max "
-            f"{max(lat.total, default=float('nan')):.0f} ms (target p99 < "
-            f"{P99_TARGET_MS:.0f} ms: {'met' if p[99] < P99_TARGET_MS else 'NOT met'})",
-            "  published -> its transaction began: p50 "
-            f"{percentile(lat.to_transaction, 50):.0f} / p99 "
-            f"{percentile(lat.to_transaction, 99):.0f} ms; published -> relay produced: p50 "
-            f"{percentile(lat.to_relay, 50):.0f} / p99 {percentile(lat.to_relay, 99):.0f}"
-            f" ms; relay produced -> read: p50 {percentile(lat.to_reader, 50):.0f} / p99 "
-            f"{percentile(lat.to_reader, 99):.0f} ms",
-            "  by the causing record's topic (events, p50 / p99 ms): "
-            + ", ".join(f"{t} {len(v)}, {percentile(v, 50):.0f} / {percentile(v, 99):.0f}"
-                        for t, v in sorted(lat.by_topic.items())), ""]
-
-
-def profile(run: PipelineRun, services_cpu: dict[str, float]) -> list[str]:
-    out = ["Where the time goes (full pipeline run; each process's busy time in its batches, "
-           "by stage)",
-           f"{'process':<18}{'busy s':>8}{'of run':>8}{'batches':>9}{'avg':>6}  "
-           + "".join(f"{s:>8}" for s in CONSUMER_STAGES)]
+def render(bench: Bench) -> str:
+    lines = [f"Machine: {machine()}",
+             f"Workload: {bench.orders:,} orders, {sum(bench.records.values()):,} records "
+             f"({', '.join(f'{t} {n:,}' for t, n in bench.records.items())}); allowed "
+             f"lateness {bench.allowed_lateness:g}s; batches "
+             f"{', '.join(f'{t} {n}' for t, n in bench.batch_sizes.items())}", ""]
+    ratios_alone, ratios_at_once = {}, {}
+    database = bench.database
+    assert database is not None
+    lines += ["Each topic alone (raw consume: a bare consumer reading and decoding; raw "
+              "store: the consumers' transactions on one connection, no Kafka; pipeline: "
+              "the topic's consumer alone reading the backlog, from its first batch to its "
+              "last; ratio: pipeline / min(raw "
+              "consume, raw store))",
+              f"{'records/s':<18}{'records':>9}{'raw consume':>13}{'raw store':>11}"
+              f"{'pipeline':>10}{'ratio':>7}"]
     for topic in INBOUND_TOPICS:
-        st = run.stages[topic]
-        wall = run.drain.consumers[topic]
-        shares = "".join(f"{st.parts.get(s, 0) / st.seconds if st.seconds else 0:>8.0%}"
-                         for s in CONSUMER_STAGES)
-        out.append(f"{topic:<18}{st.seconds:>8.1f}{st.seconds / wall:>8.0%}{st.batches:>9,}"
-                   f"{st.records / max(st.batches, 1):>6.0f}  {shares}")
-    relay = run.stages["relay"]
-    busy = relay.seconds or 1.0
-    out.append(f"{'relay':<18}{relay.seconds:>8.1f}{relay.seconds / run.drain.relay:>8.0%}"
-               f"{relay.batches:>9,}{relay.records / max(relay.batches, 1):>6.0f}  "
-               + ", ".join(f"{s} {relay.parts.get(s, 0) / busy:.0%}" for s in RELAY_STAGES))
-    cpu = {**run.cpu, **services_cpu}
-    total = sum(cpu.values())
-    out += ["  (decode: Avro + contract checks; sql: statements incl. lock waits; state: "
-            "JSONB state (de)serialisation; rules: the policy in Python; commit: COMMIT)",
-            f"CPU seconds over the run ({total:,.0f} s on {os.cpu_count()} cores in "
-            f"{run.drain.relay:.0f} s; per 1,000 inbound records: "
-            f"{total / run.total * 1000:.2f} s):",
-            "  " + ", ".join(f"{n} {v:,.1f}" for n, v in cpu.items())]
-    return out
+        c, d, p = bench.consume[topic], database.rates[topic], bench.alone[topic]
+        ratio = ratios_alone[topic] = _ratio(p.per_second, min(c.per_second, d.per_second))
+        lines.append(f"{topic:<18}{_n(p.records):>9}{_n(c.per_second):>13}"
+                     f"{_n(d.per_second):>11}{_n(p.per_second):>10}{ratio:>7.2f}")
+    decide_ratio = _ratio(bench.decide_alone.per_second, database.decide.per_second)
+    lines += ["", f"Deciding, alone (records decided/s): raw decide (one pass of the "
+              f"sweeper's code over everything stored) {_n(database.decide.per_second)}, "
+              f"the sweeper of the pipeline {_n(bench.decide_alone.per_second)}, ratio "
+              f"{decide_ratio:.2f}; raw decide used "
+              f"{database.decide.cpu_seconds / max(database.decide.records, 1) * 1000:.3f} "
+              "CPU-s per 1,000 records (itself and its PostgreSQL backend)", ""]
+    mixed = bench.mixed
+    lines += [f"All at once, mixed order ({len(mixed)} pass(es): median (min-max)); raw "
+              "store: each topic's transactions in a process of its own, all together; "
+              "pipeline: every component started together, a topic's rate is its records "
+              "over the time from its consumer's first batch to its last; over alone: the "
+              "pipeline "
+              "over the first table's raw store)",
+              f"{'records/s':<18}{'raw store':>11}{'pipeline':>24}{'ratio':>7}"
+              f"{'over alone':>12}"]
+    for topic in INBOUND_TOPICS:
+        rates = [_rate(run.records[topic], run.stages[topic].busy_span) for run in mixed]
+        median = statistics.median(rates)
+        c, d, a = (bench.consume[topic], bench.database_at_once[topic],
+                   database.rates[topic])
+        ratio = ratios_at_once[topic] = _ratio(median, min(c.per_second, d.per_second))
+        over_alone = _ratio(median, min(c.per_second, a.per_second))
+        lines.append(f"{topic:<18}{_n(d.per_second):>11}{_spread(rates, 0):>24}"
+                     f"{ratio:>7.2f}{over_alone:>12.2f}")
+    lines += ["", _pass_line("mixed", mixed), *(_pass_line("worst order", [bench.worst])
+                                                 for _ in [0] if bench.worst), ""]
+    lines += _costs(bench)
+    lines += _latency_lines(mixed[-1])
+    lines += _memory(bench)
+    lines += _targets(bench, ratios_alone, ratios_at_once)
+    return "\n".join(lines)
+
+
+def _pass_line(name: str, runs: list[PipelineRun | None]) -> str:
+    done = [r for r in runs if r is not None]
+    read = [max(r.drain.consumers.values()) for r in done]
+    return (f"{name}: every topic read in {_spread(read)}s, everything decided in "
+            f"{_spread([r.drain.decided for r in done])}s and published in "
+            f"{_spread([r.drain.relay for r in done])}s; {done[0].drain.case_events:,} "
+            "case events")
+
+
+def _costs(bench: Bench) -> list[str]:
+    mixed, worst = bench.mixed, bench.worst
+    runs = [*mixed, *([worst] if worst else [])]
+
+    def per_record(run: PipelineRun, value: float) -> float:
+        return value / run.total if run.total else 0.0
+
+    median = sorted(mixed, key=lambda r: r.cpu_per_thousand)[len(mixed) // 2]
+    components = ", ".join(f"{n} {s:.1f}" for n, s in sorted(
+        median.cpu.items(), key=lambda kv: -kv[1]))
+    waits = [100 * r.drain.lock_waits / r.drain.samples for r in runs if r.drain.samples]
+    return [
+        "Cost per record (mixed: median (min-max); worst order)",
+        f"  CPU-seconds per 1,000 inbound records (every process, PostgreSQL and Kafka "
+        f"included): {_spread([r.cpu_per_thousand for r in mixed], 3)}"
+        + (f"; worst order {worst.cpu_per_thousand:.3f}" if worst else ""),
+        f"  CPU-seconds of the median pass: {components}",
+        f"  histories decided again per 1,000 records: "
+        f"{_spread([1000 * per_record(r, r.late_orders) for r in mixed], 2)}"
+        + (f"; worst order {1000 * per_record(worst, worst.late_orders):.2f}" if worst else ""),
+        f"  JSON state bytes written per record: "
+        f"{_spread([per_record(r, r.state_bytes) for r in mixed], 0)}"
+        + (f"; worst order {per_record(worst, worst.state_bytes):.0f}" if worst else ""),
+        f"  WAL bytes per record (the whole server): "
+        f"{_spread([per_record(r, r.wal_bytes) for r in mixed], 0)}",
+        f"  a service session waiting for a lock, share of 20 ms samples: "
+        f"{_spread(waits, 1, '%')}", ""]
+
+
+def _latency_lines(run: PipelineRun) -> list[str]:
+    lines = []
+    for name, lat in (("right after the backlog", run.latency_after_backlog),
+                      ("settled", run.latency)):
+        if lat is None:
+            continue
+        lines.append(_latency_line(name, lat))
+    return [("Latency of records of the moment at a steady rate, ms: beyond the allowed "
+             "lateness (the case event read back, less the record's time and the allowed "
+             "lateness), and end to end"), *lines, ""] if lines else []
+
+
+def _latency_line(name: str, lat: Latency) -> str:
+    return (f"  {name}: {lat.records:,} records at {lat.rate:,.0f}/s, {len(lat.total):,} "
+            f"case events; beyond p50 / p95 / p99 {percentile(lat.beyond, 50):.0f} / "
+            f"{percentile(lat.beyond, 95):.0f} / {percentile(lat.beyond, 99):.0f}; end to "
+            f"end p50 / p99 {percentile(lat.total, 50):.0f} / "
+            f"{percentile(lat.total, 99):.0f}; records reached Kafka after they happened "
+            f"p50 / p99 / max {percentile(lat.reached, 50):.0f} / "
+            f"{percentile(lat.reached, 99):.0f} / {max(lat.reached, default=float('nan')):.0f}")
+
+
+def _memory(bench: Bench) -> list[str]:
+    small, full = bench.small, bench.mixed[-1]
+    if small is None:
+        return []
+    growth = {n: full.memory[n][1] / small.memory[n][1] for n in full.memory
+              if n in small.memory and small.memory[n][1]}
+    return ["Peak memory, MiB, a tenth of the backlog -> the whole: "
+            + ", ".join(f"{n} {small.memory[n][1] / 1024:.0f} -> {full.memory[n][1] / 1024:.0f}"
+                        for n in growth)
+            + f"; largest growth {max(growth.values(), default=float('nan')):.2f}x", ""]
+
+
+def _targets(bench: Bench, alone: dict[str, float], at_once: dict[str, float]) -> list[str]:
+    def met(name: str, values: dict[str, float], target: float) -> str:
+        missed = [k for k, v in values.items() if not v >= target]
+        return f"{name}: " + ("met" if not missed else f"NOT met for {', '.join(missed)}")
+
+    cpu = {"mixed": statistics.median(r.cpu_per_thousand for r in bench.mixed)}
+    if bench.worst:
+        cpu["worst order"] = bench.worst.cpu_per_thousand
+    run = bench.mixed[-1]
+    p99 = {name: percentile(lat.beyond, 99) for name, lat in
+           (("after the backlog", run.latency_after_backlog), ("settled", run.latency))
+           if lat is not None}
+    small, full = bench.small, run
+    growth = max((full.memory[n][1] / small.memory[n][1] for n in full.memory
+                  if small and n in small.memory and small.memory[n][1]), default=0.0)
+    return ["Targets",
+            "  " + met(f"ratio >= {RATIO_TARGET}, each topic alone", alone, RATIO_TARGET),
+            "  " + met(f"ratio >= {RATIO_TARGET}, all at once", at_once, RATIO_TARGET),
+            "  " + ("CPU <= 0.12 s per 1,000 records: "
+                    + ("met" if all(v <= CPU_TARGET for v in cpu.values())
+                       else f"NOT met ({', '.join(f'{k} {v:.3f}' for k, v in cpu.items())})")),
+            "  " + (f"p99 beyond the allowed lateness < {P99_TARGET_MS:.0f} ms: "
+                    + ("met" if p99 and all(v < P99_TARGET_MS for v in p99.values())
+                       else f"NOT met ({', '.join(f'{k} {v:.0f}' for k, v in p99.items())})")),
+            "  " + (f"memory flat (<= {FLAT_GROWTH}x): "
+                    + ("met" if growth <= FLAT_GROWTH else f"NOT met ({growth:.2f}x)"))]
+
+
+__all__ = ["Rate", "render"]

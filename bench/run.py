@@ -1,25 +1,26 @@
-"""`make bench`: throughput, latency, memory and a profile of the service on a seeded
-workload, in one run.
+"""`make bench`: throughput, cost per record, latency and memory of the service on a
+seeded workload, in one run (docs/performance.md has the method and the figures).
 
-1. pipeline, small: N/10 orders published as fast as the broker takes them into the
-   running service (five `cases run <consumer>` processes and the relay, fresh
-   database), until every group has committed its topic's end and the outbox is empty;
-   peak memory per process.
-2. pipeline, full: the same with N orders; peak memory again (a tenfold backlog), the
-   stage timings from the consumers' batch reports; then the latency runs on the same
-   processes: a further workload at a steady rate, each case event timed from its
-   inbound record's publication to its arrival on `case-events`; once right after the
-   backlog (autovacuum and a checkpoint catching up meanwhile), once settled (after
-   VACUUM ANALYZE and CHECKPOINT).
-3. pipeline, each topic alone: the full workload again into fresh processes and a fresh
-   database, but one topic at a time (orders, messages, carrier-tracking, payments,
-   case-actions), each drained before the next is published, so each consumer has the
-   machine to itself as the raw database pass below does.
-4. raw consume: the full run's records read back and decoded per topic, no database.
-5. raw database: the full workload applied with the service's unit of work, no Kafka,
-   on a fresh database, on one connection, the topics in the same turn as in 3 (each
-   topic's batches timed alone); then again with each topic in a process of its own,
-   all at once (what the database allows when every consumer writes at the same time).
+The workload (workload/generator.py, about 7 records an order on all five topics) is put
+on the broker once, as a backlog, before any of the service's processes start; every
+pipeline pass then reads it from the start in a fresh database, so nothing arrives after
+the watermark could have passed it (as in production: records reach Kafka within the
+allowed lateness).
+
+1. raw consume: a bare consumer reads and decodes each topic (no database);
+2. raw database: the consumers' transactions alone (each topic in turn, then all five
+   at once in processes of their own), no Kafka; then the sweeper's decisions alone
+   over everything stored;
+3. pipeline, each topic alone: one consumer at a time reads its topic; then the
+   sweeper and the relay decide and publish everything;
+4. pipeline at once, mixed: every component started together (--repeat times: the
+   median and the spread);
+5. pipeline at once, worst order: the sweeper and the relay, then the consumers one
+   after another, case-actions first and orders last, each once the one before has
+   read its topic;
+6. pipeline at once on a tenth of the workload: memory against a tenfold backlog;
+7. latency: records of the moment at a steady rate into the service of pass 4, right
+   after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT).
 
 Services: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set (a broker and server for the
 benchmark alone: it creates databases and moves the service's consumer groups), else
@@ -29,22 +30,22 @@ private ones started with deploy/local/services.sh and stopped at the end.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
-import math
 import os
 import sys
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from configuration.logging import configure_logging
+import psycopg
 
 from bench import latency as latency_run
 from bench.offsets import end_offsets, move_groups_to
-from bench.pipeline import COMPONENTS, Pipeline, drain, service_env, stages
-from bench.raw import Rate, RawDatabase, raw_consume, raw_database, raw_database_at_once
-from bench.report import PipelineRun, render
+from bench.pipeline import Drain, Pipeline, Stages, drain, service_env, stages
+from bench.raw import Rate, RawDatabase, decoded, raw_consume, raw_database, raw_database_at_once
+from bench.report import render
 from bench.services import (
     BenchError,
     Services,
@@ -55,114 +56,198 @@ from bench.services import (
 )
 from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
-from schemas import INBOUND_TOPICS, dlq_topic
+from observability.logging import configure_logging
+from schemas import INBOUND_TOPICS
 from storage.migrate import migrate
+from workload import live
 from workload.generator import Published, generate
 from workload.publish import encode, produce_encoded
 
-RECORDS_PER_ORDER = 7.2  # about what the generator makes, to size the latency workload
+#: the order the worst-order pass starts the consumers in: each order's records begin
+#: with its OrderPlaced, so orders last makes every other record wait for it
+WORST_ORDER = ["case-actions", "payments", "messages", "carrier-tracking", "orders"]
 
 
 def _log(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
 
 
-def _fresh(svc: Services, name: str) -> str:
-    """A new database with the service's schema."""
-    url = fresh_database(svc.database_url, name)
-    migrate(url)
-    return url
+@dataclass
+class PipelineRun:
+    label: str
+    records: dict[str, int]
+    drain: Drain
+    memory: dict[str, tuple[int, int]]  # KiB: (current, peak)
+    cpu: dict[str, float]  # CPU seconds per process, postgres and kafka included
+    stages: dict[str, Stages]
+    wal_bytes: int = 0
+    latency_after_backlog: latency_run.Latency | None = None
+    latency: latency_run.Latency | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.records.values())
+
+    @property
+    def cpu_per_thousand(self) -> float:
+        return sum(self.cpu.values()) / self.total * 1000 if self.total else 0.0
+
+    @property
+    def late_orders(self) -> int:
+        return self.stages["sweeper"].late_orders if "sweeper" in self.stages else 0
+
+    @property
+    def state_bytes(self) -> int:
+        return self.stages["sweeper"].state_bytes if "sweeper" in self.stages else 0
 
 
-def run_pipeline(settings: Settings, svc: Services, label: str, items: list[Published],
-                 orders: int, log_dir: Path,
-                 latency_items: tuple[list[Published], list[Published]] | None = None,
-                 rate: float = 1000.0) -> tuple[PipelineRun, dict[str, float]]:
-    database = _fresh(svc, f"bench_{label}")
-    inbound = list(INBOUND_TOPICS)
-    dlq = [dlq_topic(t) for t in inbound]
-    starts = end_offsets(settings, inbound)
-    move_groups_to(settings, starts)
-    dlq_before = sum(end_offsets(settings, dlq).values())
-    encoded = list(encode(items))
-    pipeline = Pipeline(service_env(settings, database), log_dir / label)
-    pipeline.start()
-    try:
-        pipeline.wait_ready(settings)
-        server_pids = {"postgres": svc.postgres_pid(), "kafka": svc.kafka_pid()}
-        server_cpu = {n: tree_cpu_seconds(p) for n, p in server_pids.items() if p}
-        _log(f"{label}: publishing {len(encoded):,} records")
+@dataclass
+class Bench:
+    orders: int
+    records: dict[str, int]
+    consume: dict[str, Rate] = field(default_factory=dict)
+    database: RawDatabase | None = None
+    database_at_once: dict[str, Rate] = field(default_factory=dict)
+    alone: dict[str, Rate] = field(default_factory=dict)
+    decide_alone: Rate = field(default_factory=Rate)
+    mixed: list[PipelineRun] = field(default_factory=list)
+    worst: PipelineRun | None = None
+    small: PipelineRun | None = None
+    allowed_lateness: float = 0.0
+    batch_sizes: dict[str, int] = field(default_factory=dict)
+
+
+class Workload:
+    """The backlog on the broker: where each topic's records begin and end."""
+
+    def __init__(self, settings: Settings, items: list[Published]) -> None:
+        self.items = items
+        self.records = {t: sum(1 for i in items if i.topic == t) for t in INBOUND_TOPICS}
+        self.starts = end_offsets(settings, list(INBOUND_TOPICS))
         started = time.perf_counter()
-        produce_encoded(settings, encoded)
-        published = time.perf_counter() - started
-        _log(f"{label}: published in {published:.1f}s; draining")
-        ends = end_offsets(settings, inbound)
-        drained = drain(settings, pipeline, ends, database, started)
-        server_cpu = {n: tree_cpu_seconds(server_pids[n]) - v  # type: ignore[arg-type]
-                      for n, v in server_cpu.items()}
-        _log(f"{label}: drained in {drained.relay:.1f}s")
-        records = {t: sum(1 for i in items if i.topic == t) for t in inbound}
-        run = PipelineRun(label, orders, records, published, drained, pipeline.memory(),
-                          pipeline.cpu(), {n: stages(pipeline.log(n)) for n in COMPONENTS},
-                          sum(end_offsets(settings, dlq).values()) - dlq_before, starts, ends)
-        if latency_items:
-            after_backlog, settled = latency_items
-            _log(f"{label}: latency run right after the backlog, {len(after_backlog):,} "
-                 f"records at {rate:,.0f}/s")
-            run.latency_after_backlog = latency_run.measure(settings, pipeline, database,
-                                                            after_backlog, rate)
-            _log(f"{label}: vacuum and checkpoint, then the settled latency run")
+        produce_encoded(settings, encode(items))
+        self.publish_seconds = time.perf_counter() - started
+        self.ends = end_offsets(settings, list(INBOUND_TOPICS))
+
+
+def _wal_bytes(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT wal_bytes FROM pg_stat_wal").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _server_cpu(svc: Services) -> dict[str, float]:
+    pids = {"postgres": svc.postgres_pid(), "kafka": svc.kafka_pid()}
+    return {name: tree_cpu_seconds(pid) for name, pid in pids.items() if pid}
+
+
+@dataclass(frozen=True)
+class LatencyPlan:
+    """Records of the moment for the latency runs: made when each run starts."""
+
+    seed: int
+    rate: float
+    seconds: float
+
+    def stream(self, offset: int) -> list[live.Due]:
+        start = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+        return live.stream(self.seed + offset, self.rate, self.seconds, start)
+
+
+def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workload,
+                  log_dir: Path, order: list[str] | None = None,
+                  latency: LatencyPlan | None = None) -> PipelineRun:
+    """Every component on a fresh database reading the backlog from its start; with
+    `order`, the sweeper and relay first and the consumers one at a time in that order."""
+    database = fresh_database(svc.database_url, f"bench_{label}")
+    migrate(database)
+    move_groups_to(settings, workload.starts)
+    pipeline = Pipeline(service_env(settings, database), log_dir / label)
+    servers, wal = _server_cpu(svc), _wal_bytes(svc.database_url)
+    try:
+        if order is None:
+            started = pipeline.start()
+            result = drain(settings, pipeline, workload.ends, database, started)
+        else:
+            started = pipeline.start("sweeper", "relay")
+            harness = 0.0
+            for topic in order:
+                pipeline.start(topic)
+                harness += drain(settings, pipeline, workload.ends, database, started,
+                                 topics=[topic], decisions=False).harness_cpu
+            result = drain(settings, pipeline, workload.ends, database, started)
+            result.harness_cpu += harness
+        cpu = pipeline.cpu()
+        cpu.update({n: v - servers.get(n, 0.0) for n, v in _server_cpu(svc).items()})
+        if "postgres" in cpu:
+            cpu["postgres"] -= result.harness_cpu
+        run = PipelineRun(label, dict(workload.records), result, pipeline.memory(), cpu,
+                          {n: stages(pipeline.log(n)) for n in pipeline.procs},
+                          _wal_bytes(svc.database_url) - wal)
+        _log(f"{label}: read in {max(result.consumers.values()):.1f}s, decided in "
+             f"{result.decided:.1f}s, published in {result.relay:.1f}s; "
+             f"{run.cpu_per_thousand:.3f} CPU-s per 1,000 records, "
+             f"{run.late_orders} orders decided again")
+        if latency is not None:
+            lateness = settings_from_env(pipeline.env).allowed_lateness
+            _log(f"{label}: latency, right after the backlog ({latency.rate:,.0f} records/s "
+                 f"for {latency.seconds:.0f}s)")
+            run.latency_after_backlog = latency_run.measure(
+                settings, database, latency.stream(0), lateness)
             latency_run.settle(database)
-            run.latency = latency_run.measure(settings, pipeline, database, settled, rate)
-            run.memory_after_latency = pipeline.memory()
-        return run, server_cpu
+            _log(f"{label}: latency, settled")
+            run.latency = latency_run.measure(settings, database, latency.stream(1),
+                                              lateness)
+        return run
     finally:
         pipeline.stop()
+        drop_database(svc.database_url, f"bench_{label}")
 
 
-def run_pipeline_each_alone(settings: Settings, svc: Services, items: list[Published],
-                            log_dir: Path) -> dict[str, Rate]:
-    """The same service, but each topic's records published and drained on their own, in
-    turn (orders first, as each order's records begin with its OrderPlaced), while the
-    other consumers sit idle: the pipeline like for like with raw db alone. A topic's
-    rate is its records over the time from its first record published to its group
-    committing its end."""
-    database = _fresh(svc, "bench_alone")
-    inbound = list(INBOUND_TOPICS)
-    move_groups_to(settings, end_offsets(settings, inbound))
+def each_alone(settings: Settings, svc: Services, workload: Workload, log_dir: Path
+               ) -> tuple[dict[str, Rate], Rate]:
+    """One consumer at a time reading its topic (the others not running), then the
+    sweeper and the relay alone deciding and publishing it all."""
+    database = fresh_database(svc.database_url, "bench_alone")
+    migrate(database)
+    move_groups_to(settings, workload.starts)
     pipeline = Pipeline(service_env(settings, database), log_dir / "alone")
-    pipeline.start()
     rates: dict[str, Rate] = {}
     try:
-        pipeline.wait_ready(settings)
-        for topic in inbound:
-            encoded = list(encode([i for i in items if i.topic == topic]))
-            started = time.perf_counter()
-            produce_encoded(settings, encoded)
-            drained = drain(settings, pipeline, end_offsets(settings, [topic]), database,
-                            started)
-            rates[topic] = Rate(len(encoded), drained.consumers[topic])
-            _log(f"alone: {topic} drained in {drained.consumers[topic]:.1f}s")
-        return rates
+        for topic in INBOUND_TOPICS:
+            started = pipeline.start(topic)
+            drain(settings, pipeline, workload.ends, database, started, topics=[topic],
+                  decisions=False)
+            # from its first batch to its last: not the process's start nor the commit
+            busy = stages(pipeline.log(topic)).busy_span
+            rates[topic] = Rate(workload.records[topic], busy)
+            _log(f"alone: {topic} read in {busy:.1f}s")
+        started = pipeline.start("sweeper", "relay")
+        drain(settings, pipeline, workload.ends, database, started)
+        busy = stages(pipeline.log("sweeper")).busy_span
+        _log(f"alone: the sweeper decided everything in {busy:.1f}s")
+        return rates, Rate(sum(workload.records.values()), busy)
     finally:
         pipeline.stop()
+        drop_database(svc.database_url, "bench_alone")
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--orders", type=int, default=None,
-                   help="orders in the full workload (default 50,000: about 360,000 records)")
+                   help="orders in the workload (default 50,000: about 360,000 records)")
     p.add_argument("--seed", type=int, default=1)
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="10,000 orders, 15 s of latency")
     size.add_argument("--smoke", action="store_true",
-                      help="2,000 orders, 8 s of latency: checks that it all still works")
+                      help="2,000 orders, one mixed pass, 8 s of latency: checks that it all "
+                           "still works")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="mixed pipeline passes, for the median and the spread (default 3)")
     p.add_argument("--latency-seconds", type=float, default=None)
     p.add_argument("--rate", type=float, default=1000.0,
-                   help="records/s of the latency run (default 1,000)")
-    p.add_argument("--profile", action="store_true",
-                   help="also cProfile a raw database pass over a fifth of the workload")
+                   help="records/s of the latency runs (default 1,000)")
     p.add_argument("--json", type=Path, default=None, help="also write the figures here")
     return p
 
@@ -171,87 +256,80 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     configure_logging("WARNING")
     orders = args.orders or (2_000 if args.smoke else 10_000 if args.quick else 50_000)
-    latency_seconds = args.latency_seconds or (8 if args.smoke else 15 if args.quick else 30)
-    if orders < 10 or args.rate <= 0 or latency_seconds <= 0:
-        print("bench: --orders must be at least 10, --rate and --latency-seconds positive",
-              file=sys.stderr)
+    repeat = args.repeat or (1 if args.smoke else 3)
+    seconds = args.latency_seconds or (8 if args.smoke else 15 if args.quick else 30)
+    if orders < 10 or args.rate <= 0 or seconds <= 0 or repeat < 1:
+        print("bench: --orders must be at least 10; --rate, --latency-seconds and --repeat "
+              "positive", file=sys.stderr)
         return 2
-
-    _log(f"generating {orders:,} + {orders // 10:,} orders")
-    full_items = generate(args.seed, orders)
+    _log(f"generating {orders:,} orders (and a tenth as many)")
+    items = generate(args.seed, orders)
     small_items = generate(args.seed + 1, orders // 10)
-    wanted = int(args.rate * latency_seconds)
-    latency_items = tuple(generate(seed, math.ceil(wanted / RECORDS_PER_ORDER) + 50)[:wanted]
-                          for seed in (args.seed + 2, args.seed + 3))
     with services() as svc, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": svc.bootstrap,
                "DATABASE_URL": svc.database_url}
         settings = settings_from_env(env)
-        args.batch_sizes = {t: settings.batch_size_for(t) for t in INBOUND_TOPICS}
         setup(settings=settings)
+        log_dir = Path(logs)
+        _log(f"the backlog: {len(small_items):,} records, then {len(items):,}")
+        small_workload, workload = Workload(settings, small_items), Workload(settings, items)
+        bench = Bench(orders, workload.records,
+                      allowed_lateness=settings.allowed_lateness.total_seconds(),
+                      batch_sizes={t: settings.batch_size_for(t) for t in INBOUND_TOPICS})
+        _log("raw consume")
+        bench.consume = raw_consume(settings, workload.starts, workload.ends)
+        _log("raw database")
+        inbound = decoded(settings, items)
+        raw = fresh_database(svc.database_url, "bench_raw")
         try:
-            small, _ = run_pipeline(settings, svc, "small", small_items, orders // 10,
-                                    Path(logs))
-            full, services_cpu = run_pipeline(settings, svc, "full", full_items, orders,
-                                              Path(logs), latency_items,  # type: ignore[arg-type]
-                                              args.rate)
-            _log("pipeline, each topic alone")
-            alone = run_pipeline_each_alone(settings, svc, full_items, Path(logs))
-            _log("raw consume")
-            consume = raw_consume(settings, full.starts, full.ends)
-            _log("raw database")
-            database = raw_database(_fresh(svc, "bench_raw"), settings, full_items)
-            _log("raw database, all topics at once")
-            at_once = raw_database_at_once(_fresh(svc, "bench_at_once"), settings, full_items)
-            if args.profile:  # a pass of its own: the profiler slows what it watches
-                _log("raw database under cProfile (a fifth of the workload)")
-                database.profile = raw_database(
-                    _fresh(svc, "bench_profile"), settings,
-                    full_items[:len(full_items) // 5], profile=True).profile
+            migrate(raw)
+            bench.database = raw_database(raw, settings, inbound)
         finally:
-            for name in ("bench_small", "bench_full", "bench_alone", "bench_raw",
-                         "bench_at_once", "bench_profile"):
-                drop_database(svc.database_url, name)
-    print(render(args, full, small, alone, consume, database, at_once, services_cpu))
+            drop_database(svc.database_url, "bench_raw")
+        _log("raw database, all topics at once")
+        at_once = fresh_database(svc.database_url, "bench_at_once")
+        try:
+            migrate(at_once)
+            bench.database_at_once = raw_database_at_once(at_once, settings, inbound)
+        finally:
+            drop_database(svc.database_url, "bench_at_once")
+        del inbound
+        _log("pipeline, each topic alone")
+        bench.alone, bench.decide_alone = each_alone(settings, svc, workload, log_dir)
+        bench.small = pipeline_pass(settings, svc, "small", small_workload, log_dir)
+        plan = LatencyPlan(args.seed + 2, args.rate, seconds)
+        for n in range(repeat):  # the last mixed pass is measured for latency too
+            bench.mixed.append(pipeline_pass(settings, svc, f"mixed{n + 1}", workload,
+                                             log_dir,
+                                             latency=plan if n == repeat - 1 else None))
+        bench.worst = pipeline_pass(settings, svc, "worst", workload, log_dir,
+                                    order=WORST_ORDER)
+    print(render(bench))
     if args.json:
-        args.json.write_text(json.dumps(_jsonable({
-            "full": asdict(full), "small": asdict(small),
-            "pipeline_alone": {t: asdict(r) for t, r in alone.items()},
-            "raw_consume": {t: asdict(r) for t, r in consume.items()},
-            "raw_database": asdict(database),
-            "raw_database_at_once": {t: asdict(r) for t, r in at_once.items()},
-            "services_cpu": services_cpu}),
-            default=str, indent=1))
-    problems = _check(full, small, database)
+        args.json.write_text(json.dumps(asdict(bench), default=str, indent=1))
+    problems = _check(bench)
     for problem in problems:
         print(f"bench: FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0
 
 
-def _jsonable(value: object) -> object:
-    """Offsets are keyed by (topic, partition): JSON wants "topic/partition"."""
-    if isinstance(value, dict):
-        return {"/".join(map(str, k)) if isinstance(k, tuple) else k: _jsonable(v)
-                for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _check(full: PipelineRun, small: PipelineRun, database: RawDatabase) -> list[str]:
+def _check(bench: Bench) -> list[str]:
     """What must hold on any machine (the targets are reported, not enforced)."""
     problems = []
-    for run in (small, full):
-        if run.dead_letters:
-            problems.append(f"{run.label}: {run.dead_letters} dead letters from a valid "
-                            "workload")
+    for run in [*bench.mixed, bench.worst, bench.small]:
+        if run is None:
+            continue
         if run.drain.case_events == 0:
             problems.append(f"{run.label}: no case events")
-    if database.invalid:
-        problems.append("raw database: records refused as invalid")
-    for lat in (full.latency_after_backlog, full.latency):
-        if lat is not None and not lat.total:
-            problems.append("latency: no case event was read back")
+        if run.late_orders:
+            problems.append(f"{run.label}: {run.late_orders} orders decided again from a "
+                            "backlog that was all on the broker first")
+    for run in bench.mixed:
+        for lat in (run.latency_after_backlog, run.latency):
+            if lat is not None and not lat.total:
+                problems.append("latency: no case event was read back")
+    if bench.database is not None and bench.database.refused:
+        problems.append("raw database: records refused as bad input")
     return problems
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, Message
@@ -73,7 +73,7 @@ def inbound_consumer(settings: Settings, topic: str, group: str) -> Consumer:
 
 
 def private_consumer(settings: Settings, group: str | None = None,
-                     **overrides: Any) -> Consumer:
+                     overrides: dict[str, Any] | None = None) -> Consumer:
     """A consumer that assigns partitions itself and commits nothing unless told to:
     replay, redrive, `cases events`, offset readers. Without a group it joins none."""
     return Consumer(settings.kafka(**{
@@ -82,7 +82,7 @@ def private_consumer(settings: Settings, group: str | None = None,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
         "logger": _logger("consumer"),
-        **overrides,
+        **(overrides or {}),
     }))
 
 
@@ -98,11 +98,12 @@ class Producer:
         self.client = KafkaProducer(config)
 
     def produce(self, topic: str, value: bytes | None, key: bytes | None = None,
-                headers: list[tuple[str, bytes]] | None = None,
+                headers: Sequence[tuple[str, bytes | None]] | None = None,
                 on_delivery: OnDelivery | None = None) -> None:
         while True:
             try:
-                self.client.produce(topic, value=value, key=key, headers=headers,
+                self.client.produce(topic, value=value, key=key,
+                                    headers=None if headers is None else [*headers],
                                     on_delivery=on_delivery)
                 return
             except BufferError:

@@ -13,7 +13,7 @@ from bootstrap.supervisor import supervise
 from cases_cli.errors import CommandError
 from cases_cli.preflight import NotSetUp, check_set_up
 from configuration import Settings, settings_from_env
-from consumers.topics import create_topics
+from consumers.topics import create_topics, stamp_inbound_topics
 from storage.migrate import migrate
 from storage.progress import watermark
 from sweeper.decisions import decide_pass
@@ -31,7 +31,9 @@ def setup(partitions: int | None = None, settings: Settings | None = None,
     ran = migrate(settings.database_url)
     created = create_topics(settings, partitions=partitions,
                             replication_factor=replication_factor)
-    log.info("setup_done", migrations_applied=ran, topics_created=created)
+    stamped = stamp_inbound_topics(settings)
+    log.info("setup_done", migrations_applied=ran, topics_created=created,
+             topics_stamped_by_broker=stamped)
     return 0
 
 

@@ -12,7 +12,7 @@ from confluent_kafka import KafkaException
 
 from bootstrap.components import COMPONENTS
 from bootstrap.supervisor import CannotStart
-from cases_cli import commands, publishing, recovery, show
+from cases_cli import commands, publishing, recovery, show, status
 from cases_cli.errors import CommandError
 from configuration import ConfigurationError
 from observability.logging import configure_logging
@@ -81,6 +81,10 @@ def parser() -> argparse.ArgumentParser:
                            "watermark or --now")
     sweep.add_argument("--now", type=timestamp, default=None, metavar="TIMESTAMP")
 
+    status = sub.add_parser("status", help="the service at a glance: lag, watermark, "
+                            "outbox, dead letters, leaders")
+    status.add_argument("--json", action="store_true")
+
     sub.add_parser("prune-inbox", help="delete the inbox rows of records no topic can "
                    "deliver again (the sweeper does it every hour)")
 
@@ -128,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return show.show(args.order_id, args.json)
         if args.command == "sweep":
             return commands.sweep(args.now)
+        if args.command == "status":
+            return status.status(args.json)
         if args.command == "prune-inbox":
             return commands.prune_inbox()
         if args.command == "replay":

@@ -120,7 +120,7 @@ def publish(topic: str, file: str) -> int:
 def events(from_beginning: bool, follow: bool, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     settings = settings_from_env(need_database=False)
-    consumer = kafka.private_consumer(settings, **{"enable.partition.eof": True})
+    consumer = kafka.private_consumer(settings, overrides={"enable.partition.eof": True})
     metadata = consumer.list_topics(CASE_EVENTS_TOPIC, timeout=30)
     topic = metadata.topics.get(CASE_EVENTS_TOPIC)
     if topic is None or topic.error is not None:

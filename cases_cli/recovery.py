@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from tqdm import tqdm
 
@@ -47,9 +48,8 @@ def replay(topics: list[str], from_offset: int | None, from_time: dt.datetime | 
     settings = settings_from_env()
     for topic in topics:
         with _progress_bar(f"replay {topic}") as progress:
-            report = _guarded(lambda topic=topic, progress=progress: replay_topic(
-                settings, topic, from_offset=from_offset, from_time=from_time,
-                progress=progress))
+            report = _guarded(partial(replay_topic, settings, topic, from_offset=from_offset,
+                                      from_time=from_time, progress=progress))
         print(_summary("replayed", topic, report))
     return 0
 

@@ -1,47 +1,88 @@
-"""When is a run finished: every consumer group has committed the end of its topic and
-the outbox has nothing left to publish, and that stays so for a few seconds.
+"""When is a run finished: the fleet has stored, decided and published everything, and
+that stays so for a few seconds.
 
-Offsets are committed in the background (once a second) after the database commit, so
-"committed = end" means every record was applied *and* its offset acknowledged; a
-consumer stuck anywhere shows up as lag that never reaches zero.
+Drained means, all at once:
+- every inbound consumer group has committed the end of its topic (offsets are
+  committed in the background after the database commit, so "committed = end" means
+  every record was stored *and* its offset acknowledged; a consumer stuck anywhere shows
+  up as lag that never reaches zero);
+- the sweeper's low watermark is within `WATERMARK_SLACK` of the wall clock less the
+  allowed lateness (every partition caught up: nothing holds it back any more);
+- nothing behind the watermark is left undecided: no stored record, no carrier report,
+  no time rule due (`orders.due_at`);
+- the outbox has nothing left to publish;
+- no dead letter beyond what the workload makes (the seeded workload makes none): a
+  dead letter fails the drain at once, since waiting cannot take it back.
+
+The figures are read in a thread of their own (a read may wait seconds while the broker
+or the database is away), while the caller's thread goes on with its ticks: the fleet's
+supervision and the planned faults, which must not wait for a slow read.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
-from confluent_kafka import (
-    ConsumerGroupState,
-    KafkaException,
-)
-from confluent_kafka.admin import AdminClient
+from confluent_kafka import KafkaException
 
 from bootstrap.kafka import consumer_group
 from chaos.offsets import OffsetProbe
 from configuration import Settings
-from schemas import INBOUND_TOPICS
+from schemas import INBOUND_TOPICS, dlq_topic
+
+#: how far behind the wall clock less the allowed lateness a drained watermark may be
+#: (the sweeper measures it every CASES_SWEEP_INTERVAL_SECONDS, a pass takes a moment)
+WATERMARK_SLACK = dt.timedelta(seconds=5)
+#: seconds between two readings of the figures
+INTERVAL = 1.0
+
+#: everything `Progress` reads from PostgreSQL, in one statement
+DATABASE_FIGURES = """
+SELECT w.low, now(),
+  (SELECT count(*) FROM order_records WHERE NOT decided AND occurred_at <= w.low),
+  (SELECT count(*) FROM parcel_reports WHERE NOT decided AND occurred_at <= w.low),
+  (SELECT count(*) FROM orders WHERE due_at <= w.low),
+  (SELECT count(*) FROM case_events WHERE published_at IS NULL),
+  (SELECT count(*) FROM dead_letter_outbox WHERE published_at IS NULL)
+FROM (SELECT (SELECT low FROM watermark) AS low) AS w
+"""
 
 
 @dataclass
 class Progress:
     #: per inbound topic: records not yet committed by its group (None: not readable now)
     lag: dict[str, int | None] = field(default_factory=dict)
-    #: case_events rows with published_at IS NULL (None: database not reachable now)
+    #: how far the watermark is behind the wall clock less the allowed lateness, in
+    #: seconds (None: no watermark yet, or the database not reachable now)
+    watermark_behind: float | None = None
+    #: behind the watermark and not decided: records, carrier reports, time rules due
+    undecided: int | None = None
+    #: case_events rows with published_at IS NULL
     unpublished: int | None = None
+    #: records on the dead-letter topics and dead letters the relay has still to send
+    dead_letters: int | None = None
     #: why a figure above is None
     errors: list[str] = field(default_factory=list)
 
-    @property
-    def done(self) -> bool:
-        return self.unpublished == 0 and all(v == 0 for v in self.lag.values())
+    def done(self, expected_dead_letters: int = 0) -> bool:
+        return (all(v == 0 for v in self.lag.values()) and bool(self.lag)
+                and self.watermark_behind is not None
+                and self.watermark_behind <= WATERMARK_SLACK.total_seconds()
+                and self.undecided == 0 and self.unpublished == 0
+                and self.dead_letters == expected_dead_letters)
 
     def __str__(self) -> str:
         lags = ", ".join(f"{t}={v}" for t, v in self.lag.items())
+        behind = ("-" if self.watermark_behind is None
+                  else f"{self.watermark_behind:.0f}s")
         errors = f" ({'; '.join(sorted(set(self.errors)))[:300]})" if self.errors else ""
-        return f"lag {lags}; unpublished {self.unpublished}{errors}"
+        return (f"lag {lags}; watermark behind {behind}; undecided {self.undecided}; "
+                f"unpublished {self.unpublished}; dead letters {self.dead_letters}{errors}")
 
 
 def group_lag(probe: OffsetProbe, topic: str) -> int:
@@ -50,12 +91,33 @@ def group_lag(probe: OffsetProbe, topic: str) -> int:
     return sum(max(0, end - committed.get(p, 0)) for p, end in ends.items())
 
 
-def unpublished_rows(database_url: str) -> int:
-    with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
-        row = conn.execute(
-            "SELECT count(*) FROM case_events WHERE published_at IS NULL").fetchone()
+def dead_letter_records(probe: OffsetProbe) -> int:
+    total = 0
+    for topic in INBOUND_TOPICS:
+        dlq = dlq_topic(topic)
+        starts, ends = probe.start_offsets(dlq), probe.end_offsets(dlq)
+        total += sum(end - starts.get(p, 0) for p, end in ends.items())
+    return total
+
+
+def read_database(state: Progress, settings: Settings) -> int | None:
+    """The watermark, what is undecided behind it and the outbox, into `state` (left
+    None when PostgreSQL is away); the dead letters the relay has still to send."""
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True,
+                             connect_timeout=5) as conn:
+            row = conn.execute(DATABASE_FIGURES).fetchone()
+    except psycopg.OperationalError as exc:
+        state.errors.append(type(exc).__name__)
+        return None
     assert row is not None
-    return int(row[0])
+    low, now, records, reports, due, unpublished, unsent_dead_letters = row
+    if low is not None:
+        ceiling = now - settings.allowed_lateness
+        state.watermark_behind = max(0.0, (ceiling - low).total_seconds())
+        state.undecided = int(records) + int(reports) + int(due)
+    state.unpublished = int(unpublished)
+    return int(unsent_dead_letters)
 
 
 def progress(probe: OffsetProbe, settings: Settings) -> Progress:
@@ -66,87 +128,98 @@ def progress(probe: OffsetProbe, settings: Settings) -> Progress:
         except KafkaException as exc:
             state.lag[topic] = None
             state.errors.append(str(exc.args[0]) if exc.args else repr(exc))
-    try:
-        state.unpublished = unpublished_rows(settings.database_url)
-    except psycopg.OperationalError as exc:
-        state.unpublished = None
-        state.errors.append(type(exc).__name__)
+    unsent_dead_letters = read_database(state, settings)
+    if unsent_dead_letters is not None:
+        try:
+            state.dead_letters = dead_letter_records(probe) + unsent_dead_letters
+        except KafkaException as exc:
+            state.errors.append(str(exc.args[0]) if exc.args else repr(exc))
     return state
+
+
+class DrainWatch:
+    """Reads `progress` every INTERVAL seconds in a thread of its own (its Kafka clients
+    are made, used and closed there); `latest` is the last reading and `done_since` when
+    the readings began to say done without a break (None: the last one did not)."""
+
+    def __init__(self, settings: Settings, expected_dead_letters: int = 0) -> None:
+        self.settings = settings
+        self.expected_dead_letters = expected_dead_letters
+        self.latest: Progress | None = None
+        self.done_since: float | None = None
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="drain-watch", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            probe = OffsetProbe(self.settings)
+            try:
+                while not self._stop.is_set():
+                    state = progress(probe, self.settings)
+                    if state.done(self.expected_dead_letters):
+                        self.done_since = self.done_since or time.monotonic()
+                    else:
+                        self.done_since = None
+                    self.latest = state
+                    self._stop.wait(INTERVAL)
+            finally:
+                probe.close()
+        except BaseException as exc:  # reported by the caller, not lost in a thread
+            self.error = exc
 
 
 @dataclass
 class DrainResult:
     drained: bool
+    #: from the start of the wait until the readings began to say done for good
     seconds: float
-    last: Progress
+    last: Progress | None
+    why: str = ""
 
 
 def wait_drained(settings: Settings, *, stable: float = 5.0, timeout: float = 900.0,
                  tick: Callable[[], None] | None = None,
-                 report: Callable[[str], None] | None = None) -> DrainResult:
-    """Poll until `progress` has been done for `stable` seconds in a row (True), or
-    `timeout` passed (False). `tick` runs between polls (the fleet's supervision)."""
-    probe = OffsetProbe(settings)
+                 busy: Callable[[], bool] | None = None,
+                 report: Callable[[str], None] | None = None,
+                 expected_dead_letters: int = 0) -> DrainResult:
+    """Wait until the readings have said done for `stable` seconds in a row, counted
+    from the last moment `busy()` said True (faults still to come). `tick` runs every
+    few milliseconds in this thread (the fleet's supervision, the faults)."""
+    watch = DrainWatch(settings, expected_dead_letters)
+    watch.start()
+    started = last_report = busy_until = time.monotonic()
     try:
-        return _poll_until_drained(probe, settings, stable, timeout, tick, report)
+        while True:
+            if tick is not None:
+                tick()
+            now = time.monotonic()
+            if busy is not None and busy():
+                busy_until = now
+            state, done_since = watch.latest, watch.done_since
+            if watch.error is not None:
+                raise RuntimeError(f"reading the drain's figures failed: {watch.error!r}"
+                                   ) from watch.error
+            if done_since is not None and now - max(done_since, busy_until) >= stable:
+                return DrainResult(True, max(done_since, busy_until) - started, state)
+            if (state is not None and state.dead_letters is not None
+                    and state.dead_letters > expected_dead_letters):
+                return DrainResult(False, now - started, state,
+                                   f"{state.dead_letters} dead letter(s); the workload makes "
+                                   f"{expected_dead_letters}")
+            if now - started >= timeout:
+                return DrainResult(False, now - started, state,
+                                   f"not drained after {timeout:.0f}s")
+            if report is not None and now - last_report >= 15:
+                report(f"draining for {now - started:.0f}s: {state}")
+                last_report = now
+            time.sleep(0.05)
     finally:
-        probe.close()
-
-
-def _poll_until_drained(probe: OffsetProbe, settings: Settings, stable: float,
-                        timeout: float, tick: Callable[[], None] | None,
-                        report: Callable[[str], None] | None) -> DrainResult:
-    started = time.monotonic()
-    done_since: float | None = None
-    last_report = started
-    while True:
-        if tick is not None:
-            tick()
-        state = progress(probe, settings)
-        now = time.monotonic()
-        if state.done:
-            done_since = done_since if done_since is not None else now
-            if now - done_since >= stable:
-                return DrainResult(True, now - started, state)
-        else:
-            done_since = None
-        if now - started >= timeout:
-            return DrainResult(False, now - started, state)
-        if report is not None and now - last_report >= 15:
-            report(f"draining for {now - started:.0f}s: {state}")
-            last_report = now
-        time.sleep(1.0)
-
-
-def wait_groups_ready(settings: Settings, members: dict[str, int], *,
-                      timeout: float = 120.0, tick: Callable[[], None] | None = None) -> float:
-    """Wait until each inbound topic's group is stable with `members[topic]` members, so
-    publishing starts on running consumers rather than on their start-up; return the
-    seconds it took (raises TimeoutError). Runs before any fault (see chaos/offsets.py):
-    its admin client is gone, destroyed in this thread, when it returns."""
-    groups = {consumer_group(topic): count for topic, count in members.items()}
-    started = time.monotonic()
-    while True:
-        if tick is not None:
-            tick()
-        if _groups_ready(settings, groups):
-            return time.monotonic() - started
-        if time.monotonic() - started > timeout:
-            raise TimeoutError(f"consumer groups not ready after {timeout:.0f}s")
-        time.sleep(0.5)
-
-
-def _groups_ready(settings: Settings, groups: dict[str, int]) -> bool:
-    admin = AdminClient(settings.kafka())
-    futures = admin.describe_consumer_groups(list(groups), request_timeout=5)
-    try:
-        described = {group: f.result() for group, f in futures.items()}
-    except KafkaException:
-        return False
-    finally:
-        # a failed future holds its exception, whose traceback holds this frame: drop
-        # the futures so no reference cycle keeps the admin client for a later garbage
-        # collection (in whatever thread, after a broker restart, where destroying it hung)
-        futures.clear()
-    return all(d.state == ConsumerGroupState.STABLE and len(d.members) == groups[g]
-               for g, d in described.items())
+        watch.stop()

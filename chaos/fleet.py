@@ -2,15 +2,17 @@
 
 Each instance is one operating-system process running one component in-process, as a
 container would in production; a consumer component may run several instances, which
-share its consumer group. The fleet kills instances on request (SIGKILL: no clean-up
-code runs), restarts them, and restarts any instance that exits on its own, counting
-those exits: a component that dies because Kafka or PostgreSQL is away is a finding.
+share its consumer group, and a second sweeper stands by to take over (an advisory lock
+lets one lead). The fleet kills instances on request (SIGKILL: no clean-up code runs),
+restarts them, and restarts any instance that exits on its own, counting those exits: a
+component that dies because Kafka or PostgreSQL is away is a finding.
 """
 
 from __future__ import annotations
 
 import contextlib
 import ctypes
+import json
 import os
 import signal
 import subprocess
@@ -33,12 +35,25 @@ def _die_with_the_harness() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-#: the chaos topology: two instances where a group has something to share out
+#: the chaos topology: two instances where a group has something to share out, and two
+#: sweepers, so that killing the leader hands its work to the standby
 CHAOS_INSTANCES: dict[str, int] = {
     "orders": 1, "messages": 1, "carrier-tracking": 1, "payments": 2, "case-actions": 2,
-    "relay": 1,
+    "relay": 1, "sweeper": 2,
 }
-assert set(CHAOS_INSTANCES) == {*INBOUND_TOPICS, "relay"}
+assert set(CHAOS_INSTANCES) == {*INBOUND_TOPICS, "relay", "sweeper"}
+#: what a sweeper logs each time it takes the lead (sweeper/loop.py)
+LEADING = '"sweeper_leading"'
+#: fault targets that name a sweeper by its role, resolved when the fault comes
+ROLES = ("sweeper#leader", "sweeper#standby")
+
+
+def fault_targets(topology: dict[str, int]) -> list[str]:
+    """What the fault plan may kill: each instance by name, the sweepers by role (which
+    of them leads is only known at the time)."""
+    targets = [f"{c}#{n}" for c, count in topology.items() if c != "sweeper"
+               for n in range(1, count + 1)]
+    return targets + list(ROLES[:topology.get("sweeper", 0)])
 
 
 @dataclass
@@ -50,6 +65,8 @@ class Instance:
     #: when an exit it did not ask for was seen; it is restarted a little later
     exited_at: float | None = None
     starts: int = 0
+    #: where its log stood when it was last started (what it logged since is this run's)
+    log_offset: int = 0
 
     @property
     def name(self) -> str:
@@ -61,6 +78,23 @@ class Instance:
 
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
+
+    def last_led(self) -> str | None:
+        """The log time of the last lead this process took (sweepers), None if none."""
+        if not self.running():
+            return None
+        last = None
+        with self.log_path.open("rb") as log:
+            log.seek(self.log_offset)
+            for line in log:
+                if LEADING.encode() in line:
+                    last = line
+        if last is None:
+            return None
+        try:
+            return str(json.loads(last)["timestamp"])
+        except (ValueError, KeyError):  # a line cut short: it led, when is unknown
+            return ""
 
 
 @dataclass
@@ -86,6 +120,7 @@ class Fleet:
     def start(self, instance: Instance) -> None:
         env = {**os.environ, **self.env}
         with instance.log_path.open("ab") as log:
+            instance.log_offset = log.tell()
             # a new session: the harness's Ctrl-C reaches the harness, which stops them
             instance.process = subprocess.Popen(
                 [str(CASES), "run", instance.component], env=env, stdout=log,
@@ -100,6 +135,12 @@ class Fleet:
             instance.process.send_signal(signal.SIGKILL)
             instance.process.wait()
         instance.process = None  # down on purpose: `supervise` leaves it alone
+
+    def leader(self, component: str) -> Instance | None:
+        """The running instance of `component` that took the lead last, by its log."""
+        led = [(when, i) for i in self.instances if i.component == component
+               if (when := i.last_led()) is not None]
+        return max(led, key=lambda pair: pair[0])[1] if led else None
 
     def supervise(self) -> None:
         """Restart instances that exited on their own, after `restart_delay`, as a

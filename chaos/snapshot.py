@@ -1,5 +1,6 @@
-"""What a finished run left behind, read back for the comparison: the inbox and the case
-states in PostgreSQL, every record on `case-events`, and how many dead letters there are.
+"""What a finished run left behind, read back for the comparison: the inbox, the case
+states and the outbox in PostgreSQL (with the decisions a late record superseded), every
+record on `case-events`, and how many dead letters there are.
 """
 
 from __future__ import annotations
@@ -49,6 +50,8 @@ class Snapshot:
     #: every record on case-events, per partition in offset order
     topic: list[TopicCopy] = field(default_factory=list)
     dlq: dict[str, int] = field(default_factory=dict)
+    #: the event_ids of DecisionSuperseded events: decisions a late record changed
+    superseded: list[str] = field(default_factory=list)
 
 
 def read_database(database_url: str, snapshot: Snapshot) -> None:
@@ -64,6 +67,8 @@ def read_database(database_url: str, snapshot: Snapshot) -> None:
             by_order[order_id].append(event_id)
             order = snapshot.orders.setdefault(order_id, OrderCase(None, None))
             order.events.append((event_id, order_id, type_))
+            if type_ == "DecisionSuperseded":
+                snapshot.superseded.append(event_id)
         snapshot.outbox_order = dict(by_order)
 
 

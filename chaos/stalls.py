@@ -1,5 +1,5 @@
 """How long each consumer group sat still with work waiting: sampled once a second while
-a run publishes and drains.
+a run's fleet drains the backlog.
 
 A group stalls when records wait (lag > 0) and its committed offsets do not move while
 the broker is up: a killed member whose partitions the coordinator has not yet taken

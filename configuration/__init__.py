@@ -157,8 +157,8 @@ class Settings:
     batch_size: int = DEFAULT_BATCH_SIZE
     topic_batch_sizes: dict[str, int] = field(default_factory=lambda: dict(TOPIC_BATCH_SIZES))
     poll_timeout: float = 0.5
-    #: how often the sweeper looks whether the watermark has passed something to decide
-    sweep_interval: float = 0.2
+    #: how long the sweeper waits before it looks again when the watermark was held back
+    sweep_interval: float = 0.05
     allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
     clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW
     #: how long `cases run` waits for Kafka and PostgreSQL to answer before it gives up
@@ -251,7 +251,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         topic_batch_sizes.update({topic: int(env[_batch_size_variable(topic)])
                                   for topic in INBOUND_TOPICS
                                   if _batch_size_variable(topic) in env})
-        sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "0.2"))
+        sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "0.05"))
         http_port = int(env["CASES_HTTP_PORT"]) if env.get("CASES_HTTP_PORT") else None
         inbox_retention_interval = float(
             env.get("CASES_INBOX_RETENTION_INTERVAL_SECONDS", "3600"))

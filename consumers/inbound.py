@@ -28,8 +28,25 @@ class InboundMessage:
     @classmethod
     def of(cls, msg: Message) -> InboundMessage:
         """From a message librdkafka delivered (not an error event)."""
+        topic, partition, offset = position_of(msg)
         kind, stamp = msg.timestamp()
-        return cls(topic=msg.topic() or "", partition=msg.partition() or 0,
-                   offset=msg.offset() or 0, key=msg.key(), value=msg.value(),
-                   headers=tuple(msg.headers() or ()), timestamp_type=kind,
+        return cls(topic=topic, partition=partition, offset=offset, key=msg.key(),
+                   value=msg.value(), headers=headers_of(msg), timestamp_type=kind,
                    timestamp=stamp)
+
+
+def position_of(msg: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a delivered message (the client types them as
+    optional because an error event has none)."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or partition is None or offset is None:
+        raise ValueError("an error event has no position")
+    return topic, partition, offset
+
+
+def headers_of(msg: Message) -> tuple[tuple[str, bytes | None], ...]:
+    """A delivered message's headers as (name, bytes) pairs, in their order."""
+    raw = msg.headers() or ()
+    pairs = raw.items() if isinstance(raw, dict) else raw
+    return tuple((name, value.encode() if isinstance(value, str) else value)
+                 for name, value in pairs)

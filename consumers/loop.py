@@ -29,7 +29,7 @@ from bootstrap import kafka
 from configuration import Settings
 from consumers.batch import BatchReport, DecodedBatch, Limits, decode_into
 from consumers.dead_letters import DeadLetter, DeadLetterPublisher
-from consumers.inbound import InboundMessage
+from consumers.inbound import InboundMessage, position_of
 from consumers.offsets import commit_for_handover, store_offsets
 from consumers.spec import TopicSpec
 from consumers.storing import (
@@ -329,7 +329,7 @@ class TopicConsumer:
 
     def _put_back(self, consumer: Consumer, msg: Message) -> None:
         """Rewind a partition to a record polled while the batch waits, paused."""
-        partition = TopicPartition(msg.topic(), msg.partition(), msg.offset())
+        partition = TopicPartition(*position_of(msg))
         try:
             consumer.pause([partition])
             consumer.seek(partition)

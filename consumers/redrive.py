@@ -22,7 +22,6 @@ from confluent_kafka import (
     OFFSET_BEGINNING,
     OFFSET_INVALID,
     Consumer,
-    Message,
     TopicPartition,
 )
 
@@ -41,10 +40,10 @@ def redrive_group(topic: str) -> str:
     return f"order-cases.redrive.{topic}"
 
 
-def original(letter: Message, topic: str) -> InboundMessage:
+def original(letter: InboundMessage, topic: str) -> InboundMessage:
     """A dead letter seen as the record it was: where it was read, when, its key, value
     and own headers (a letter without our headers, written by hand, stands for itself)."""
-    headers = dlq.read_headers(letter.headers())
+    headers = dlq.read_headers(letter.headers)
 
     def number(name: str, fallback: int) -> int:
         value = headers.get(name)
@@ -53,13 +52,12 @@ def original(letter: Message, topic: str) -> InboundMessage:
     kind = _TIMESTAMP_TYPES.get(str(headers.get(dlq.ORIGINAL_TIMESTAMP_TYPE)), 1)
     return InboundMessage(
         topic=topic,
-        partition=number(dlq.ORIGINAL_PARTITION, letter.partition() or 0),
-        offset=number(dlq.ORIGINAL_OFFSET, letter.offset() or 0),
-        key=letter.key(), value=letter.value(),
-        headers=tuple((n, v) for n, v in letter.headers() or ()
-                      if not n.startswith(dlq.PREFIX)),
+        partition=number(dlq.ORIGINAL_PARTITION, letter.partition),
+        offset=number(dlq.ORIGINAL_OFFSET, letter.offset),
+        key=letter.key, value=letter.value,
+        headers=tuple((n, v) for n, v in letter.headers if not n.startswith(dlq.PREFIX)),
         timestamp_type=kind,
-        timestamp=number(dlq.ORIGINAL_TIMESTAMP, letter.timestamp()[1]))
+        timestamp=number(dlq.ORIGINAL_TIMESTAMP, letter.timestamp))
 
 
 @dataclass(frozen=True)
@@ -79,13 +77,13 @@ class DeadLetterEntry:
         return dict(self.__dict__)
 
 
-def _not_copied(letter: Message) -> dlq.DeadLetter | None:
+def _not_copied(letter: InboundMessage) -> dlq.DeadLetter | None:
     """A dead letter stored without the original's value (too large for the DLQ) cannot
     be retried from it: it goes back with its first error and reason, not as a
     tombstone (its reason says where the original still is)."""
-    if letter.value() is not None:
+    if letter.value is not None:
         return None
-    headers = dlq.read_headers(letter.headers())
+    headers = dlq.read_headers(letter.headers)
     reason = headers.get(dlq.EXCEPTION_MESSAGE)
     if not isinstance(reason, str) or "not copied" not in reason:
         return None
@@ -115,13 +113,14 @@ def _ranges(consumer: Consumer, topic: str) -> dict[int, tuple[int, int]]:
 
 
 def _read(consumer: Consumer, name: str, ranges: dict[int, tuple[int, int]],
-          batch_size: int, poll_timeout: float) -> Iterator[list[Message]]:
+          batch_size: int, poll_timeout: float) -> Iterator[list[InboundMessage]]:
     """Batches of the messages in `ranges`, until every partition reached its end."""
     pending = {p: end for p, (start, end) in ranges.items() if start < end}
     consumer.assign([TopicPartition(name, p, ranges[p][0]) for p in pending])
     while pending:
-        batch = [m for m in consumer.consume(batch_size, poll_timeout)
-                 if not m.error() and m.offset() < pending.get(m.partition(), -1)]
+        read = [InboundMessage.of(m) for m in consumer.consume(batch_size, poll_timeout)
+                if not m.error()]
+        batch = [m for m in read if m.offset < pending.get(m.partition, -1)]
         if batch:
             yield batch
         for tp in consumer.position([TopicPartition(name, p) for p in pending]):
@@ -140,11 +139,11 @@ def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
         entries = []
         for batch in _read(consumer, name, everything, 500, 1.0):
             for msg in batch:
-                headers = dlq.read_headers(msg.headers())
+                headers = dlq.read_headers(msg.headers)
                 stamp = headers.get(dlq.ORIGINAL_TIMESTAMP)
                 entries.append(DeadLetterEntry(
-                    dlq_partition=msg.partition(),
-                    dlq_offset=msg.offset(),
+                    dlq_partition=msg.partition,
+                    dlq_offset=msg.offset,
                     original=f"{headers.get(dlq.ORIGINAL_TOPIC, topic)}/"
                              f"{headers.get(dlq.ORIGINAL_PARTITION, '?')}/"
                              f"{headers.get(dlq.ORIGINAL_OFFSET, '?')}",
@@ -153,7 +152,7 @@ def list_dead_letters(settings: Settings, topic: str) -> list[DeadLetterEntry]:
                     error=str(headers.get(dlq.EXCEPTION_FQCN, "")),
                     reason=str(headers.get(dlq.EXCEPTION_MESSAGE, "")),
                     group=str(headers.get(dlq.ORIGINAL_CONSUMER_GROUP, "")),
-                    redriven=msg.offset() < redriven_to[msg.partition()],
+                    redriven=msg.offset < redriven_to[msg.partition],
                 ))
     finally:
         consumer.close()
@@ -182,7 +181,7 @@ def redrive(settings: Settings, topic: str, progress: Progress | None = None) ->
             report.add(runner.process(readable, dead=carried))
             last: dict[int, int] = {}
             for msg in batch:
-                last[msg.partition()] = max(last.get(msg.partition(), -1), msg.offset())
+                last[msg.partition] = max(last.get(msg.partition, -1), msg.offset)
             # after the transaction and the re-dead-lettering: a crash before this line
             # retries the batch, and the inbox makes that harmless
             consumer.commit(offsets=[TopicPartition(name, p, o + 1) for p, o in last.items()],

@@ -26,6 +26,7 @@ from bootstrap import kafka
 from configuration import Settings
 from consumers import CONSUMERS
 from consumers.batch import BatchReport
+from consumers.inbound import position_of
 from consumers.loop import TopicConsumer
 from consumers.topics import topic_watermarks
 
@@ -128,8 +129,9 @@ def replay(settings: Settings, topic: str, *, from_offset: int | None = None,
 def _in_range(msg: Message, pending: dict[int, Range]) -> bool:
     if msg.error():
         return False
-    span = pending.get(msg.partition())
-    return span is not None and msg.offset() < span.end
+    _, partition, offset = position_of(msg)
+    span = pending.get(partition)
+    return span is not None and offset < span.end
 
 
 def _advance(consumer: Consumer, topic: str, pending: dict[int, Range]) -> int:

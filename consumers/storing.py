@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import psycopg
 import structlog
@@ -95,6 +96,9 @@ class Retrier:
     #: called with each retry's number (a metric counts them)
     on_retry: Callable[[int], None] = lambda _attempt: None
 
+    def _pause(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
     def run(self, work: Callable[[], Stored], first: Callable[[], Stored] | None = None
             ) -> Stored:
         waited = False
@@ -117,7 +121,7 @@ class Retrier:
             wait=wait_exponential(multiplier=0.2, max=10),
             # SIGTERM during an outage: give the batch up rather than outlive the stop
             stop=lambda _state: self.stop.is_set(),
-            sleep=self.stop.wait,  # wakes at once on stop
+            sleep=self._pause,  # wakes at once on stop
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -155,7 +159,7 @@ def store_isolating(retrier: Retrier, good: list[Inbound], steps: list[Partition
     total, dead = Stored(), []
     for item in good:
         try:
-            one = retrier.run(lambda item=item: store.attempt([item], [], report))
+            one = retrier.run(partial(store.attempt, [item], [], report))
         except RECORD_ERRORS as exc:
             log.error("record_failed", group=store.group, partition=item.cause.partition,
                       offset=item.cause.offset, error=qualified(type(exc)))

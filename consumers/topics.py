@@ -10,10 +10,18 @@ import time
 from collections.abc import Iterable
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import (
+    AdminClient,
+    AlterConfigOpType,
+    ConfigEntry,
+    ConfigResource,
+    NewTopic,
+    ResourceType,
+)
 
 from bootstrap import kafka
 from configuration import Settings
+from consumers.inbound import position_of
 from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, dlq_topic
 
 
@@ -57,6 +65,33 @@ def create_topics(settings: Settings, partitions: int | None = None,
             if exc.args[0].code() != exc.args[0].TOPIC_ALREADY_EXISTS:
                 raise
     return missing
+
+
+def stamp_inbound_topics(settings: Settings, timeout: float = 30.0) -> list[str]:
+    """Set INBOUND_TOPIC_CONFIG on the inbound topics that exist without it (made before
+    it was the rule, or by hand); return their names. Only that setting is touched."""
+    admin = _admin(settings)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    topics = [t for t in INBOUND_TOPICS if t in existing]
+    if not topics:
+        return []
+    described = admin.describe_configs(
+        [ConfigResource(ResourceType.TOPIC, t) for t in topics], request_timeout=timeout)
+    unstamped = []
+    for resource, future in described.items():
+        config = future.result()
+        if any(config[name].value != value for name, value in INBOUND_TOPIC_CONFIG.items()):
+            unstamped.append(resource.name)
+    if not unstamped:
+        return []
+    altered = admin.incremental_alter_configs(
+        [ConfigResource(ResourceType.TOPIC, t, incremental_configs=[
+            ConfigEntry(name, value, incremental_operation=AlterConfigOpType.SET)
+            for name, value in INBOUND_TOPIC_CONFIG.items()]) for t in unstamped],
+        request_timeout=timeout)
+    for future in altered.values():
+        future.result()
+    return sorted(unstamped)
 
 
 def missing_topics(settings: Settings, timeout: float = 10.0) -> list[str]:
@@ -146,9 +181,10 @@ def oldest_record_time(settings: Settings, topics: Iterable[str], timeout: float
             msg = client.poll(0.5)
             if msg is None or msg.error():
                 continue
-            if kept.pop((msg.topic(), msg.partition()), None) is None:
+            topic, partition, _ = position_of(msg)
+            if kept.pop((topic, partition), None) is None:
                 continue
-            client.pause([TopicPartition(msg.topic(), msg.partition())])
+            client.pause([TopicPartition(topic, partition)])
             stamp = msg.timestamp()[1]
             oldest = stamp if oldest is None else min(oldest, stamp)
         return dt.datetime.fromtimestamp(oldest / 1000, dt.UTC) if oldest is not None else None

@@ -62,6 +62,12 @@ class SellerStanding:
                 current = decision.suspend
         return current
 
+    @property
+    def reason(self) -> str | None:
+        """Why the seller is suspended, while it is."""
+        last = next((d for d in reversed(self.decisions) if d.accepted), None)
+        return last.reason if last is not None and last.suspend else None
+
     def decided(self, event_id: str) -> StandingDecision | None:
         return next((d for d in self.decisions if d.event_id == event_id), None)
 

@@ -46,7 +46,7 @@ def _check_refund(order: Order, amount: Money) -> None:
 def check_payments(order: Order) -> list[tuple[str, str]]:
     """Check the money recorded before the order's terms were known, in the order it
     was recorded; drop what breaks a bound and return it (event_id, reason)."""
-    recorded = [*order.payments, *order.refunds]
+    recorded: list[Payment | Refund] = [*order.payments, *order.refunds]
     order.payments, order.refunds = [], []
     invalid = []
     for entry in recorded:

@@ -163,3 +163,9 @@ def from_record(record: dict[str, Any]) -> InboundRecord:
 
 def record_type(record: InboundRecord) -> str:
     return type(record).__name__
+
+
+def order_of(record: InboundRecord) -> str | None:
+    """The order a record is about; None for a carrier report, which is about a parcel."""
+    order_id = getattr(record, "order_id", None)
+    return order_id if isinstance(order_id, str) else None

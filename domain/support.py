@@ -17,11 +17,12 @@ from domain.case_events import (
     SellerSuspended,
     SupportRefundRequested,
 )
-from domain.decision import Decision
+from domain.decision import Decision, SellerStanding
 from domain.order import Case
 from domain.records import Money, SupportAction
 from domain.rejections import Rejection
 from domain.vocabulary import (
+    STANDING_ACTIONS,
     SUPPORT_RULES,
     CaseState,
     CloseReason,
@@ -31,6 +32,16 @@ from domain.vocabulary import (
     Rule,
     SupportActionKind,
 )
+
+
+def decide_standing(standing: SellerStanding, action: SupportAction) -> None:
+    """A suspension or reinstatement, decided for the seller at its time, before the
+    orders of a pass are (their cases read the standing of their moments). A request not
+    from support changes nothing: its order refuses it (rule 10)."""
+    if action.actor_role != Role.SUPPORT or action.action not in STANDING_ACTIONS:
+        return
+    standing.decide(action.occurred_at, action.event_id,
+                    action.action == SupportActionKind.SUSPEND_SELLER, action.reason)
 
 
 def support_action(d: Decision, action: SupportAction) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -58,7 +59,8 @@ def configure_logging(level: str | None = None, component: str | None = None,
     root.setLevel(level_number)
 
 
-def _librdkafka_fields(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _librdkafka_fields(_logger: Any, _name: str,
+                       event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """librdkafka's lines arrive as 'FAC [client] message': keep the facility apart."""
     if str(event.get("logger", "")).startswith("librdkafka") and isinstance(
             event.get("event"), str):

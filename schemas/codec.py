@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from fastavro import schemaless_reader, schemaless_writer
 from fastavro.schema import fingerprint, load_schema, parse_schema, to_parsing_canonical_form
@@ -40,7 +40,7 @@ class RecordSchema:
 
 
 def _load(path: Path) -> RecordSchema:
-    parsed = load_schema(str(path), _write_hint=False)
+    parsed = cast(dict[str, Any], load_schema(str(path), _write_hint=False))  # a record
     canonical = to_parsing_canonical_form(parsed)
     name = parsed["name"].rsplit(".", 1)[-1]
     return RecordSchema(name, parsed, bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO")),

@@ -195,10 +195,11 @@ def _check_text(record: dict[str, Any], prefix: str = "") -> None:
     the database refuses would otherwise fail its whole batch. (Every record is checked:
     a field's path is only made for the culprit.)"""
     for name, value in record.items():
-        if isinstance(value, str):
+        kind = type(value)  # what the Avro reader gives: str, dict or a scalar, exactly
+        if kind is str:
             if "\x00" in value:
                 raise ContractError(prefix + name, "contains a NUL character (U+0000)")
-        elif isinstance(value, dict):
+        elif kind is dict:
             _check_text(value, f"{prefix}{name}.")
 
 
@@ -207,12 +208,14 @@ def check_contract(record: dict[str, Any]) -> None:
     text the database can store, sane money, times and dates."""
     _check_text(record)
     for field in _ID_FIELDS:
-        if field in record:
-            if not str(record[field]).strip():
-                raise ContractError(field, "must not be empty")
-            if len(record[field]) > ID_MAX_LENGTH:
-                raise ContractError(field, f"is {len(record[field])} characters long, more "
-                                           f"than the {ID_MAX_LENGTH} an id may have")
+        value = record.get(field)
+        if value is None:
+            continue
+        if not str(value).strip():
+            raise ContractError(field, "must not be empty")
+        if len(value) > ID_MAX_LENGTH:
+            raise ContractError(field, f"is {len(value)} characters long, more than the "
+                                       f"{ID_MAX_LENGTH} an id may have")
     if ":" in record.get("carrier", ""):
         raise ContractError("carrier", "must not contain ':' (the carrier-tracking key "
                                        "joins the carrier and the tracking number with it)")

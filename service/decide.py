@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from domain import support
 from domain.case_events import CaseEvent, DecisionSuperseded
 from domain.decision import SellerStanding
 from domain.order import Order
@@ -26,7 +27,7 @@ from domain.policy import Policy
 from domain.records import AddTracking, SupportAction, TrackingUpdated
 from domain.revisions import revise
 from domain.timeline import advance, happened, is_late, redecide
-from domain.vocabulary import Role, Rule, SupportActionKind
+from domain.vocabulary import Rule
 from service.unit_of_work import (
     SWEEPER_TOPIC,
     Cause,
@@ -97,13 +98,8 @@ def decide_standing(uow: DecideUnitOfWork, until: dt.datetime) -> int:
         return 0
     sellers = uow.lock_sellers({seller_id for seller_id, _ in pending})
     for seller_id, stored in sorted(pending, key=lambda p: happened(p[1].record)):
-        action = stored.record
-        assert isinstance(action, SupportAction)
-        if action.actor_role != Role.SUPPORT:
-            continue  # refused as its order is decided; the standing is not touched
-        sellers[seller_id].decide(action.occurred_at, action.event_id,
-                                  action.action == SupportActionKind.SUSPEND_SELLER,
-                                  action.reason)
+        assert isinstance(stored.record, SupportAction)
+        support.decide_standing(sellers[seller_id], stored.record)
     uow.save([], sellers.values(), [], [], [])
     return len(pending)
 
@@ -116,12 +112,14 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
     events: list[RecordedEvent] = []
     refused: list[Refused] = list(loaded.unreadable)
     decided: list[str] = []
+    #: carrier reports these orders took in: decided with them, in this transaction
+    taken_in: list[str] = []
     for order_id in order_ids:
         order = loaded.orders[order_id]
         undecided = loaded.undecided.get(order_id, [])
         decided += [s.record.event_id for s in undecided]
         report.records += len(undecided)
-        entries, late = _entries(uow, order, undecided, until)
+        entries, late, kept = _entries(uow, order, undecided, until)
         if late:
             order, outcome = _decide_again(uow, order_id, order, late, until, policy,
                                            loaded.sellers)
@@ -138,6 +136,8 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
             decision = advance(order, [s.record for s in entries], until, policy,
                                loaded.sellers)
             outcome = Outcome(decision.events, decision.invalid, entries)
+        taken_in += [s.record.event_id for s in [*outcome.stored, *kept]
+                     if isinstance(s.record, TrackingUpdated)]
         known = {s.record.event_id: s for s in [*undecided, *outcome.stored]}
         events += [_recorded(event, known, late) for event in outcome.events]
         refused += [Refused(_cause_of(event_id, known), reason)
@@ -145,6 +145,10 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
         _count_deadlines(report, outcome.events)
     report.orders, report.events, report.refused = len(order_ids), len(events), len(refused)
     uow.save(loaded.orders.values(), loaded.sellers.values(), decided, refused, events)
+    # Marked at the end of the pass only, a pass cut short after this transaction would
+    # leave them undecided behind orders decided past them: late records, to the next.
+    if taken_in:
+        uow.reports_decided(taken_in, orders=order_ids)
     return report
 
 
@@ -159,16 +163,18 @@ class Outcome:
 
 
 def _entries(uow: DecideUnitOfWork, order: Order, undecided: list[Stored],
-             until: dt.datetime) -> tuple[list[Stored], list[Stored]]:
+             until: dt.datetime) -> tuple[list[Stored], list[Stored], list[Stored]]:
     """The order's records to decide now, its parcels' new carrier reports among them,
-    and those that came too late to be decided in their place."""
+    those that came too late to be decided in their place, and the carrier reports kept
+    as they stood when a case named their parcel."""
     entries = [s for s in undecided if not is_late(order, s.record)]
     late = [s for s in undecided if is_late(order, s.record)]
+    kept: list[Stored] = []
     tracked = order.tracked_parcels()
     linking = {Parcel.of(s.record) for s in entries
                if isinstance(s.record, AddTracking)} - tracked
     if not tracked and not linking:
-        return entries, late
+        return entries, late, kept
     for parcel, reports in uow.reports(tracked | linking, until).items():
         for report in reports:
             update = report.stored.record
@@ -178,9 +184,10 @@ def _entries(uow: DecideUnitOfWork, order: Order, undecided: list[Stored],
             elif parcel in linking:
                 # known before this order's case named the parcel: where it stood
                 order.keep_report(parcel, CarrierReport.of(update))
+                kept.append(report.stored)
             elif not report.decided:
                 late.append(report.stored)
-    return entries, late
+    return entries, late, kept
 
 
 def _decide_again(uow: DecideUnitOfWork, order_id: str, order: Order, late: list[Stored],

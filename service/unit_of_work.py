@@ -8,7 +8,7 @@ Two units of work, one transaction each: a consumer's batch stores what it read
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -186,8 +186,11 @@ class DecideUnitOfWork(Protocol):
         """Write the orders' new state, mark records decided, send refused ones to the
         dead-letter outbox, append the case events to the outbox."""
 
-    def reports_decided(self, event_ids: list[str]) -> None:
-        """Mark carrier reports decided (once every order they touch is)."""
+    def reports_decided(self, event_ids: list[str],
+                        orders: Sequence[str] | None = None) -> None:
+        """Mark carrier reports decided (once every order they touch is). With `orders`
+        (the orders decided with them), only the reports whose parcel no other order's
+        case names: another order may still have to find them late."""
 
     def content(self, event: CaseEvent) -> object:
         """What an event says, comparable with `PublishedDecision.content`."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+import orjson
 
 from domain.case_events import CaseEvent
 from domain.deadlines import next_deadline
@@ -44,6 +46,8 @@ class PostgresDecisions(Timed):
         self._sellers_as_loaded: dict[str, list[StandingDecision]] = {}
         #: stored records that could not be read back (see `_stored`)
         self.unreadable: list[Refused] = []
+        #: bytes of JSON state written (orders and sellers), for the benchmark
+        self.state_bytes = 0
 
     # ---- reading records back ----------------------------------------------------------
 
@@ -193,11 +197,12 @@ class PostgresDecisions(Timed):
         changed = [s for s in sellers
                    if s.decisions != self._sellers_as_loaded.get(s.seller_id)]
         seller_rows = ([s.seller_id for s in changed], [s.suspended for s in changed],
-                       [_reason(s) for s in changed],
+                       [s.reason for s in changed],
                        [dumps(state_json.to_json(s.decisions)) for s in changed])
         proofs = sorted({(p.carrier, p.tracking_number, o.order_id)
                          for o in orders if o.case for p in o.case.proofs})
         event_rows = _event_rows(events) if events else None
+        self.state_bytes += sum(map(len, order_rows[2])) + sum(map(len, seller_rows[3]))
         self.state_seconds += time.perf_counter() - started
 
         if orders:
@@ -285,9 +290,17 @@ class PostgresDecisions(Timed):
             ON CONFLICT (event_id) DO NOTHING
             """, rows)
 
-    def reports_decided(self, event_ids: list[str]) -> None:
-        self.execute("UPDATE parcel_reports SET decided = true "
-                     "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
+    def reports_decided(self, event_ids: list[str],
+                        orders: Sequence[str] | None = None) -> None:
+        if orders is None:
+            self.execute("UPDATE parcel_reports SET decided = true "
+                         "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
+            return
+        self.execute(
+            "UPDATE parcel_reports r SET decided = true WHERE r.event_id = ANY(%b::text[]) "
+            "AND NOT EXISTS (SELECT 1 FROM case_proofs p WHERE p.carrier = r.carrier "
+            "AND p.tracking_number = r.tracking_number AND p.order_id <> ALL(%b::text[]))",
+            (sorted(event_ids), sorted(orders)))
 
 
 def _order(order_id: str, state: dict[str, Any]) -> Order:
@@ -297,14 +310,11 @@ def _order(order_id: str, state: dict[str, Any]) -> Order:
     return order
 
 
-def _reason(standing: SellerStanding) -> str | None:
-    last = next((d for d in reversed(standing.decisions) if d.accepted), None)
-    return last.reason if last is not None and last.suspend else None
-
-
 def _content(record: dict[str, Any]) -> str:
-    """What an event says, without its id, as comparable text."""
-    return dumps({k: v for k, v in sorted(record.items()) if k != "event_id"})
+    """What an event says, without its id, as comparable text: keys sorted at every
+    depth, since a JSONB column gives an object's keys back in an order of its own."""
+    return orjson.dumps({k: v for k, v in record.items() if k != "event_id"},
+                        option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _trace_headers(recorded: RecordedEvent) -> str | None:

@@ -7,10 +7,10 @@ import base64
 import datetime as dt
 from typing import Any
 
-from domain.records import OrderPlaced, SupportAction, TrackingUpdated, record_type
+from domain.records import OrderPlaced, SupportAction, TrackingUpdated, order_of, record_type
 from domain.vocabulary import STANDING_ACTIONS
 from service.unit_of_work import Claimed, Inbound, PartitionStep
-from storage.transaction import Timed, dumps
+from storage.transaction import STORED_CHANNEL, Timed, dumps
 
 
 def headers_json(headers: tuple[tuple[str, bytes | None], ...]) -> str | None:
@@ -90,7 +90,7 @@ class PostgresStore(Timed):
                 ON CONFLICT (event_id) DO NOTHING
                 """,
                 ([i.cause.event_id for i in orders],
-                 [i.record.order_id for i in orders],  # type: ignore[attr-defined]
+                 [order_of(i.record) for i in orders],
                  [i.record.occurred_at for i in orders],
                  [record_type(i.record) for i in orders],
                  [i.record.seller_id if isinstance(i.record, OrderPlaced) else None
@@ -101,7 +101,7 @@ class PostgresStore(Timed):
                  [i.cause.offset for i in orders], [i.timestamp for i in orders],
                  [i.payload for i in orders], [headers_json(i.headers) for i in orders]))
         if reports:
-            updates = [i.record for i in reports]
+            updates = [i.record for i in reports if isinstance(i.record, TrackingUpdated)]
             self.execute(
                 """
                 INSERT INTO parcel_reports (carrier, tracking_number, occurred_at, event_id,
@@ -111,8 +111,7 @@ class PostgresStore(Timed):
                     %b::jsonb[])
                 ON CONFLICT DO NOTHING
                 """,
-                ([u.carrier for u in updates],  # type: ignore[attr-defined]
-                 [u.tracking_number for u in updates],  # type: ignore[attr-defined]
+                ([u.carrier for u in updates], [u.tracking_number for u in updates],
                  [u.occurred_at for u in updates], [u.event_id for u in updates],
                  [i.cause.topic for i in reports], [i.cause.partition for i in reports],
                  [i.cause.offset for i in reports], [i.timestamp for i in reports],
@@ -121,6 +120,7 @@ class PostgresStore(Timed):
     def advance(self, steps: list[PartitionStep]) -> None:
         if not steps:
             return
+        self.notify(STORED_CHANNEL)  # the sweeper may have something to decide now
         frontiers: list[dt.datetime | None] = [s.frontier for s in steps]
         self.execute(
             """

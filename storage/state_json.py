@@ -74,7 +74,17 @@ def to_json(value: Any) -> Any:
 
 def _encode_record(value: InboundRecord) -> dict[str, Any]:
     """Any record type, by the value's class."""
-    return _dataclass_encoder(type(value))(value)
+    cls: type = type(value)
+    encoded: dict[str, Any] = _dataclass_encoder(cls)(value)
+    return encoded
+
+
+def _each_item(item: Converter) -> Converter:
+    return lambda v: [None if x is None else item(x) for x in v]
+
+
+def _each_value(item: Converter) -> Converter:
+    return lambda v: {k: None if x is None else item(x) for k, x in v.items()}
 
 
 def _encoder(hint: Any) -> Converter | None:
@@ -83,17 +93,16 @@ def _encoder(hint: Any) -> Converter | None:
     origin = typing.get_origin(hint)
     if origin is list:
         item = _encoder(typing.get_args(hint)[0])
-        return list if item is None else (lambda v: [None if x is None else item(x) for x in v])
+        return list if item is None else _each_item(item)
     if origin is dict:
         item = _encoder(typing.get_args(hint)[1])
-        return dict if item is None else (
-            lambda v: {k: None if x is None else item(x) for k, x in v.items()})
+        return dict if item is None else _each_value(item)
     if hint is InboundRecord:
         return _encode_record
     if hint in (dt.datetime, dt.date):
-        return hint.isoformat  # type: ignore[no-any-return]
-    if dataclasses.is_dataclass(hint):
-        return _dataclass_encoder(hint)  # type: ignore[arg-type]
+        return hint.isoformat
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _dataclass_encoder(hint)
     if hint in (str, int, float, bool):
         return None
     return to_json  # a hint this module does not know: by the value
@@ -103,7 +112,7 @@ def _left_out_when(f: dataclasses.Field[Any]) -> str:
     """The condition (on `x`, the field's value) under which the field is not written:
     None always; the default when it is a plain constant; empty for list and dict
     defaults."""
-    if f.default_factory in (list, dict):  # type: ignore[comparison-overlap]
+    if f.default_factory in (list, dict):
         return "x is None or not x"
     if f.default is not dataclasses.MISSING and f.default is not None and isinstance(
             f.default, bool | int | str):
@@ -142,7 +151,8 @@ def from_json(hint: Any, value: Any) -> Any:
 
 
 def _decode_record(value: dict[str, Any]) -> InboundRecord:
-    decoded: InboundRecord = _dataclass_decoder(RECORD_TYPES[value["type"]])(value)
+    cls: type = RECORD_TYPES[value["type"]]
+    decoded: InboundRecord = _dataclass_decoder(cls)(value)
     return decoded
 
 
@@ -153,11 +163,10 @@ def _decoder(hint: Any) -> Converter | None:
     origin = typing.get_origin(hint)
     if origin is list:
         item = _decoder(typing.get_args(hint)[0])
-        return list if item is None else (lambda v: [None if x is None else item(x) for x in v])
+        return list if item is None else _each_item(item)
     if origin is dict:
         item = _decoder(typing.get_args(hint)[1])
-        return dict if item is None else (
-            lambda v: {k: None if x is None else item(x) for k, x in v.items()})
+        return dict if item is None else _each_value(item)
     if hint is InboundRecord:
         return _decode_record
     if hint is dt.datetime:
@@ -166,8 +175,8 @@ def _decoder(hint: Any) -> Converter | None:
         return dt.date.fromisoformat
     if isinstance(hint, type) and issubclass(hint, enum.Enum):
         return hint  # a member from its value
-    if dataclasses.is_dataclass(hint):
-        return _dataclass_decoder(hint)  # type: ignore[arg-type]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _dataclass_decoder(hint)
     return None
 
 

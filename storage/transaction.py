@@ -32,6 +32,8 @@ set_json_loads(orjson.loads)
 
 #: the relay LISTENs on this channel; a commit that adds to an outbox NOTIFYs it
 CASE_EVENTS_CHANNEL = "case_events"
+#: the sweeper LISTENs on this one; a consumer's commit that stores records NOTIFYs it
+STORED_CHANNEL = "records_stored"
 
 
 def dumps(value: Any) -> str:
@@ -62,8 +64,8 @@ class Timed:
         finally:
             self.sql_seconds += time.perf_counter() - started
 
-    def notify(self) -> None:
-        self.execute("SELECT pg_notify(%s, '')", (CASE_EVENTS_CHANNEL,))
+    def notify(self, channel: str = CASE_EVENTS_CHANNEL) -> None:
+        self.execute("SELECT pg_notify(%s, '')", (channel,))
 
 
 @contextmanager

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 
 import psycopg
 import structlog
-from confluent_kafka import Consumer, KafkaException
+from confluent_kafka import KafkaException
+from psycopg import sql
 
 from bootstrap import kafka
 from bootstrap.database import connect
 from configuration import Settings
 from domain.watermark import PartitionProgress, Watermark
 from service.decide import PassReport
+from storage.transaction import STORED_CHANNEL
 from sweeper import watermark
 from sweeper.decisions import decide_pass
 from sweeper.retention import inbox_retention_pass
@@ -26,6 +28,15 @@ from sweeper.retention import inbox_retention_pass
 log = structlog.get_logger("sweeper")
 
 SWEEPER_LOCK_ID = 0x5EE9E2  # the advisory lock only one sweeper holds
+#: the shortest wait between two passes that both decide something
+MIN_SLEEP = 0.005
+#: the watermark is measured at least this often, something to decide or not (for
+#: cases status and the metrics)
+MEASURE_AT_LEAST_EVERY = 1.0
+#: the earliest moment something waits for: a record not decided yet, a time rule
+_NEXT_DUE = ("SELECT least((SELECT min(occurred_at) FROM order_records WHERE NOT decided),"
+             " (SELECT min(occurred_at) FROM parcel_reports WHERE NOT decided),"
+             " (SELECT min(due_at) FROM orders WHERE due_at IS NOT NULL))")
 #: a retention pass that Kafka or PostgreSQL could not answer is tried again this soon
 RETENTION_RETRY_SECONDS = 30.0
 
@@ -44,22 +55,19 @@ class Sweeper:
     on_tick: Callable[[], None] = lambda: None
 
     def run(self) -> None:
-        reader = kafka.private_consumer(self.settings)
-        try:
-            while not self.stop.is_set():
-                try:
-                    with connect(self.settings, "order-cases.sweeper") as conn:
-                        self._lead(conn, reader)
-                except psycopg.OperationalError as exc:
-                    self.on_leading(False)
-                    self.on_database_error()
-                    log.warning("sweeper_database_unavailable", error=type(exc).__name__,
-                                reason=str(exc).strip().splitlines()[0] if str(exc) else "")
-                    self.stop.wait(1.0)
-        finally:
-            reader.close()
+        ends = watermark.LogEnds(kafka.admin(self.settings))
+        while not self.stop.is_set():
+            try:
+                with connect(self.settings, "order-cases.sweeper") as conn:
+                    self._lead(conn, ends)
+            except psycopg.OperationalError as exc:
+                self.on_leading(False)
+                self.on_database_error()
+                log.warning("sweeper_database_unavailable", error=type(exc).__name__,
+                            reason=str(exc).strip().splitlines()[0] if str(exc) else "")
+                self.stop.wait(1.0)
 
-    def _lead(self, conn: psycopg.Connection, reader: Consumer) -> None:
+    def _lead(self, conn: psycopg.Connection, ends: watermark.LogEnds) -> None:
         while not self.stop.is_set():
             row = conn.execute("SELECT pg_try_advisory_lock(%s)", (SWEEPER_LOCK_ID,)).fetchone()
             if row and row[0]:
@@ -71,16 +79,48 @@ class Sweeper:
             return
         self.on_leading(True)
         log.info("sweeper_leading")
-        retention_due = time.monotonic()
+        # consumers NOTIFY this channel when they store records: one may be due at once
+        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(STORED_CHANNEL)))
+        retention_due, measured_at = time.monotonic(), 0.0
         while not self.stop.is_set():
             self.on_tick()
-            self.sweep_once(conn, reader)
+            decided = False
+            if (self._due(conn) or time.monotonic() - measured_at >= MEASURE_AT_LEAST_EVERY):
+                report = self.sweep_once(conn, ends)
+                decided = bool(report and (report.orders or report.standing))
+                measured_at = time.monotonic()
             if not self.stop.is_set() and time.monotonic() >= retention_due:
                 retention_due = time.monotonic() + self._retention(conn)
-            self.stop.wait(self.settings.sweep_interval)
+            # a pass that decided something goes round again soon; one that could not
+            # (a partition still holds the watermark back) waits the sweep interval
+            floor = MIN_SLEEP if decided else self.settings.sweep_interval
+            for _ in conn.notifies(timeout=self._sleep(conn, floor), stop_after=1):
+                pass
 
-    def sweep_once(self, conn: psycopg.Connection, reader: Consumer) -> PassReport | None:
-        measured = watermark.measure(conn, reader, self.settings.allowed_lateness)
+    def _next(self, conn: psycopg.Connection) -> dt.datetime | None:
+        """The earliest moment something waits to be decided at: a record not decided
+        yet, a time rule."""
+        row = conn.execute(_NEXT_DUE, prepare=True).fetchone()
+        return row[0] if row else None
+
+    def _due(self, conn: psycopg.Connection) -> bool:
+        """Whether the watermark may have passed something to decide by now."""
+        due = self._next(conn)
+        return due is not None and (due + self.settings.allowed_lateness
+                                    <= dt.datetime.now(dt.UTC))
+
+    def _sleep(self, conn: psycopg.Connection, floor: float) -> float:
+        """Until the next thing to decide can be, at least `floor`, at most a second (and
+        woken at once when a consumer stores records)."""
+        due = self._next(conn)
+        if due is None:
+            return MEASURE_AT_LEAST_EVERY
+        wait = (due + self.settings.allowed_lateness - dt.datetime.now(dt.UTC)).total_seconds()
+        return min(max(wait, floor), MEASURE_AT_LEAST_EVERY)
+
+    def sweep_once(self, conn: psycopg.Connection, ends: watermark.LogEnds
+                   ) -> PassReport | None:
+        measured = watermark.measure(conn, ends, self.settings.allowed_lateness)
         if measured is None:
             log.warning("watermark_not_moved", reason="the broker did not say where the "
                         "inbound partitions end")

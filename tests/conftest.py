@@ -1,8 +1,10 @@
 """Fixtures that bring up the real services the integration tests talk to.
 
-Where KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL are set, those are used; otherwise the
-project's own scripts (deploy/local/services.sh) start a private Kafka broker and
-PostgreSQL on free ports for this test session and stop them at its end.
+The broker and database come, in this order, from KAFKA_BOOTSTRAP_SERVERS and
+DATABASE_URL when both are set; from containers (testcontainers) when a Docker engine
+answers; else from the project's own scripts (deploy/local/services.sh), which start a
+private Kafka broker and PostgreSQL on free ports for this test session and stop them at
+its end. The session header says which.
 """
 
 from __future__ import annotations
@@ -16,20 +18,61 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 SERVICES = REPO / "deploy" / "local" / "services.sh"
+#: the images the containers path runs (the versions the local scripts run)
+KAFKA_IMAGE = "apache/kafka:4.4.0"
+POSTGRES_IMAGE = "postgres:15"
 
 
 def _parse_env_lines(text: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
 
 
+def _docker_engine() -> bool:
+    """Whether a Docker engine answers (the client alone is not enough)."""
+    try:
+        import docker  # testcontainers' own dependency
+
+        docker.from_env(timeout=3).ping()
+        return True
+    except Exception:  # no socket, no permission, no engine: all mean no containers
+        return False
+
+
+def services_path() -> str:
+    if all(os.environ.get(k) for k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")):
+        return "the environment (KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL)"
+    if _docker_engine():
+        return "containers (testcontainers)"
+    return "local services (deploy/local/services.sh)"
+
+
+def pytest_report_header() -> str:
+    return f"broker and database: {services_path()}"
+
+
 @pytest.fixture(scope="session")
 def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    given = {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")
-             if os.environ.get(k)}
-    if len(given) == 2:
-        yield given
-        return
-    state = tmp_path_factory.mktemp("services")
+    path = services_path()
+    if path.startswith("the environment"):
+        yield {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
+    elif path.startswith("containers"):
+        yield from _containers()
+    else:
+        yield from _local_services(tmp_path_factory.mktemp("services"))
+
+
+def _containers() -> Iterator[dict[str, str]]:
+    from testcontainers.kafka import KafkaContainer
+    from testcontainers.postgres import PostgresContainer
+
+    with KafkaContainer(KAFKA_IMAGE).with_kraft() as kafka, \
+            PostgresContainer(POSTGRES_IMAGE, dbname="order_cases") as postgres:
+        url = postgres.get_connection_url().replace("postgresql+psycopg2://",
+                                                    "postgresql://")
+        yield {"KAFKA_BOOTSTRAP_SERVERS": kafka.get_bootstrap_server(), "DATABASE_URL": url}
+
+
+def _local_services(state: Path) -> Iterator[dict[str, str]]:
     up = subprocess.run(["bash", str(SERVICES), "up", str(state)], capture_output=True,
                         text=True, timeout=600)
     if up.returncode != 0:

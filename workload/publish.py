@@ -1,6 +1,10 @@
 """Produce a workload to Kafka as upstream services would: keyed, Avro single-object
 encoded, through an asynchronous idempotent producer (delivery callbacks, no flush per
-record), either as fast as the broker takes it or at a steady rate."""
+record), either as fast as the broker takes it or at a steady rate.
+
+A publish never hangs: a broker that does not take or acknowledge the records within
+`timeout` seconds (a full local queue, the final flush) makes it raise PublishError,
+and librdkafka gives each record up after that long too (`message.timeout.ms`)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,10 @@ Encoded = tuple[str, bytes, bytes]
 OnDelivered = Callable[[int, Message], None]
 
 
+#: seconds a publish may wait for the broker at any one point before it gives up
+DEFAULT_TIMEOUT = 120.0
+
+
 class PublishError(RuntimeError):
     """Some records were not acknowledged by the broker."""
 
@@ -31,19 +39,29 @@ def encode(items: Iterable[Published]) -> Iterator[Encoded]:
 
 
 def publish(settings: Settings, items: Iterable[Published], rate: float | None = None,
-            *, on_delivered: OnDelivered | None = None) -> int:
+            *, on_delivered: OnDelivered | None = None,
+            timeout: float = DEFAULT_TIMEOUT) -> int:
     """Produce every item; return how many the broker acknowledged (all, or it raises)."""
-    return produce_encoded(settings, encode(items), rate, on_delivered=on_delivered)
+    return produce_encoded(settings, encode(items), rate, on_delivered=on_delivered,
+                           timeout=timeout)
 
 
 def produce_encoded(settings: Settings, messages: Iterable[Encoded],
                     rate: float | None = None, *,
-                    on_delivered: OnDelivered | None = None) -> int:
-    """Produce encoded records in order, at most `rate` per second when given."""
+                    on_delivered: OnDelivered | None = None,
+                    timeout: float = DEFAULT_TIMEOUT) -> int:
+    """Produce encoded records in order, at most `rate` per second when given. Raises
+    PublishError when the broker keeps a record waiting more than `timeout` seconds
+    (to be taken into the full local queue, or acknowledged at the end)."""
     if rate is not None and rate <= 0:
         raise ValueError("rate must be positive")
+    if not timeout > 0:
+        raise ValueError("timeout must be positive")
     producer = Producer(settings.kafka(**{
         "enable.idempotence": True, "linger.ms": 5, "compression.type": "lz4",
+        # a record the broker has not acknowledged this long after it was produced
+        # fails (its delivery report says so) rather than waiting for good
+        "message.timeout.ms": int(timeout * 1000),
         # with nobody to tell of each delivery, librdkafka reports only the failures:
         # no Python callback per record (a bench publishes as fast as the broker takes)
         "delivery.report.only.error": on_delivered is None}))
@@ -68,16 +86,27 @@ def produce_encoded(settings: Settings, messages: Iterable[Encoded],
             while (wait := started + position / rate - time.perf_counter()) > 0:
                 producer.poll(min(wait, 0.05))
         callback = failed if on_delivered is None else delivered(position)
+        full_since: float | None = None
         while True:
             try:
                 producer.produce(topic, key=key, value=value, on_delivery=callback)
                 break
             except BufferError:  # the local queue is full: let deliveries drain it
+                full_since = full_since or time.perf_counter()
+                if time.perf_counter() - full_since > timeout:
+                    raise PublishError(
+                        f"the producer's queue stayed full for {timeout:.0f}s after "
+                        f"{produced} record(s): the broker at "
+                        f"{settings.kafka_bootstrap_servers} does not take records"
+                        + (f" ({failures[0]})" if failures else "")) from None
                 producer.poll(0.05)
         produced += 1
         producer.poll(0)  # serve delivery callbacks as we go
-    remaining = producer.flush(120)
+    remaining = producer.flush(timeout)
     if failures or remaining:
-        raise PublishError(f"{len(failures) + remaining} record(s) not acknowledged: "
-                           f"{failures[0] if failures else 'timed out'}")
+        raise PublishError(
+            f"{len(failures) + remaining} of {produced} record(s) not acknowledged by the "
+            f"broker at {settings.kafka_bootstrap_servers}: "
+            + (failures[0] if failures else f"{remaining} still unanswered after waiting "
+               f"{timeout:.0f}s for them"))
     return produced  # every one acknowledged: none failed and none is left

@@ -152,6 +152,7 @@ def run_loop(batches: list[list[FakeMessage]],
     consumer = FakeConsumer(batches, log, stop, last)
     consumer.before_batch = before_batch or {}
     runner = TopicConsumer(CONSUMERS[TOPIC], settings, stop=stop)
+    # type: ignore below: a fake at the boundary
     runner.store = FakeBatchStore(transaction, log)  # type: ignore[assignment]
     done = threading.Thread(target=runner.run, args=(consumer, FakeProducer()))
     done.start()

@@ -37,4 +37,5 @@ def types(events: list[CaseEvent]) -> list[str]:
 
 def rejection(events: list[CaseEvent]) -> str | None:
     rejected = [e for e in events if e.type == "ActionRejected"]
+    # type: ignore below: only ActionRejected kept
     return rejected[-1].rejection if rejected else None  # type: ignore[attr-defined]

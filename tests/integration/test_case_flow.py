@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-import pytest
+import uuid
+from typing import Any
 
+import pytest
+from confluent_kafka import Producer
+
+from schemas import CASE_EVENTS_TOPIC, record_key
+from schemas.codec import shared_codec
+from tests.integration import clock
 from tests.integration.conftest import (
     cases,
     db_events,
     published_events,
+    read_topic,
     send,
     wait_for,
     wait_for_db_events,
@@ -78,3 +86,44 @@ def test_open_case_before_its_order_is_decided_when_the_order_arrives(
     assert db.execute("SELECT cause_topic, cause_event_id, cause_offset >= 0 FROM case_events "
                       "WHERE order_id = %s", (order_id,)).fetchone() == (
         "case-actions", action["event_id"], True)
+
+
+def test_one_trace_crosses_the_service_with_its_cause(settings, service, db, order_id):
+    """The case event names the record that caused it (event_id, topic, partition and
+    offset) and carries that record's W3C trace context; a record without one gives none."""
+    s = Scenario(order_id)
+    send(settings, s.placed(), s.captured(5000))
+    wait_until_known(db, order_id)
+    trace = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
+    topic, record = s.open_case()
+    written: list[Any] = []
+    producer = Producer(settings.kafka())
+    producer.produce(topic, key=record_key(topic, record).encode(),
+                     value=shared_codec().encode(clock.move_record(record)),
+                     headers=[("traceparent", trace.encode()), ("tracestate", b"shop=1")],
+                     on_delivery=lambda err, msg: written.append(msg))
+    assert producer.flush(30) == 0
+    (at,) = written
+
+    def case_events() -> list[Any]:
+        return read_topic(settings, CASE_EVENTS_TOPIC, decode=False, match=lambda m:
+                          shared_codec().decode(m.value())["order_id"] == order_id)
+
+    (opened,) = wait_for(case_events, what="CaseOpened on case-events")
+    event = shared_codec().decode(opened.value())
+    headers = dict(opened.headers())
+    assert headers["event_type"] == b"CaseOpened" == event["type"].encode()
+    assert headers["event_id"] == event["event_id"].encode()
+    assert headers["cause_event_id"] == record["event_id"].encode()
+    assert (headers["cause_topic"], headers["cause_partition"], headers["cause_offset"]) == (
+        b"case-actions", str(at.partition()).encode(), str(at.offset()).encode())
+    assert headers["schema_fingerprint"] == opened.value()[2:10].hex().encode()
+    assert headers["traceparent"] == trace.encode()
+    assert headers["tracestate"] == b"shop=1"
+
+    send(settings, s.refund(2000))  # published without a trace context
+    events = wait_for(lambda: (e := case_events()) and len(e) == 2 and e,
+                      what="RefundRecorded on case-events")
+    untraced = dict(events[1].headers())
+    assert untraced["event_type"] == b"RefundRecorded"
+    assert "traceparent" not in untraced and "tracestate" not in untraced

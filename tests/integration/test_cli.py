@@ -8,7 +8,7 @@ import uuid
 
 import psycopg
 import pytest
-from confluent_kafka.admin import AdminClient, ConfigResource
+from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
 from psycopg import sql
 
 from consumers.topics import all_topics
@@ -187,3 +187,31 @@ def test_publish_refuses_records_over_the_services_limit_before_sending_any(
     smaller = cases({**env, "CASES_MAX_RECORD_BYTES": "40"}, "publish", "messages",
                     str(path))
     assert smaller.stderr.splitlines()[0].startswith("line 1: the record takes ")
+
+
+def test_setup_stamps_an_inbound_topic_made_before_the_rule(settings, env):
+    """A deployment upgraded in place keeps its topics: `cases setup` sets the broker's
+    time on an inbound topic that stamps its producer's, and touches nothing else."""
+    admin = AdminClient(settings.kafka())
+
+    def stamping(topic: str) -> str:
+        (future,) = admin.describe_configs(
+            [ConfigResource(ConfigResource.Type.TOPIC, topic)]).values()
+        return future.result()["message.timestamp.type"].value
+
+    def set_stamping(topic: str, value: str) -> None:
+        (future,) = admin.incremental_alter_configs([ConfigResource(
+            ConfigResource.Type.TOPIC, topic, incremental_configs=[ConfigEntry(
+                "message.timestamp.type", value,
+                incremental_operation=AlterConfigOpType.SET)])]).values()
+        future.result()
+
+    set_stamping("payments", "CreateTime")
+    try:
+        result = cases(env, "setup")
+        assert result.returncode == 0, result.stderr
+        assert '"topics_stamped_by_broker": ["payments"]' in result.stderr
+        assert stamping("payments") == "LogAppendTime"
+        assert stamping("payments.dlq") == "CreateTime"
+    finally:
+        set_stamping("payments", "LogAppendTime")

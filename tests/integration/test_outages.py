@@ -1,8 +1,8 @@
-"""Outages and rebalances (DESIGN.md, Guarantees: exactly-once effects; a crash anywhere
-loses nothing). Each test has its own Kafka broker and PostgreSQL in a temporary state
-directory, so it can stop and restart them without disturbing other tests, and runs the
-service as `cases run COMPONENT` child processes, one process per component instance.
-"""
+"""Outages and rebalances (docs/contract.md, Delivery: each record takes effect once; a
+crash anywhere loses nothing). Each test has its own Kafka broker and PostgreSQL in a
+temporary state directory, so it can stop and restart them without disturbing other
+tests, and runs the service as `cases run COMPONENT` child processes, one process per
+component instance."""
 
 from __future__ import annotations
 
@@ -351,8 +351,13 @@ def test_broker_outage_clients_reconnect_and_nothing_is_lost_or_doubled(stack: S
                       ).fetchone()[0] == len(orders)
     stack.start_kafka()
 
-    # records published after it returns are processed too
-    send(settings, *(s.close_case() for s in orders))
+    # records published after it returns are processed too: the buyers close their
+    # escalated cases (after the sweep's moment: ahead of the watermark, swept to)
+    closes = [s.close_case(at="2026-03-16T10:00:00Z") for s in orders]
+    send(settings, *closes)
+    wait_for(lambda: inbox_count(db) == len(orders) * 3, 60, "the closes to be stored")
+    swept = cases(stack.env(), "sweep", "--now", "2026-03-16T11:00:00Z")
+    assert swept.returncode == 0, swept.stderr
     wait_for_events(db, {s.order_id: ["CaseOpened", "CaseEscalated", "CaseClosed"]
                          for s in orders})
     assert inbox_count(db) == len(orders) * 3
@@ -488,10 +493,10 @@ def test_rebalance_during_database_outage_loses_nothing(stack: Stack) -> None:
     leaving, survivor = instances["actions-a"], instances["actions-b"]
     mark = survivor.mark()
     # SIGTERM stops an instance even while it waits for the database: it gives its
-    # batch up unapplied and leaves the group
+    # batch up unstored and leaves the group
     leaving.proc.terminate()
     assert leaving.proc.wait(30) == 0
-    assert leaving.logged("stopped_with_batch_unapplied")
+    assert leaving.logged("stopped_with_batch_unstored")
     wait_assignment(settings, "case-actions",
                     lambda a: a == {"actions-b": list(range(PARTITIONS))},
                     "the survivor to own every partition")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -15,7 +15,7 @@ from domain.decision import SellerStanding
 from domain.order import Order
 from domain.parcel import Parcel
 from domain.policy import Policy
-from domain.records import OrderPlaced, SupportAction, TrackingUpdated
+from domain.records import OrderPlaced, SupportAction, TrackingUpdated, order_of
 from domain.revisions import PublishedDecision
 from domain.vocabulary import STANDING_ACTIONS
 from service.unit_of_work import (
@@ -84,7 +84,7 @@ class FakeStore:
     # ---- DecideUnitOfWork ---------------------------------------------------------------
 
     def _order_of(self, stored: Stored) -> str | None:
-        return getattr(stored.record, "order_id", None)
+        return order_of(stored.record)
 
     def work(self, until: dt.datetime) -> Work:
         ids: set[str] = set()
@@ -97,6 +97,7 @@ class FakeStore:
                 ids.add(order_id)
                 continue
             reports.append(event_id)
+            # type: ignore below: only carrier reports reach here
             parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
             ids |= {o.order_id for o in self.orders.values() if parcel in o.tracked_parcels()}
         ids |= {o.order_id for o in self.orders.values()
@@ -176,10 +177,18 @@ class FakeStore:
             if recorded.supersedes:
                 self.superseded.add(recorded.supersedes)
 
-    def reports_decided(self, event_ids: list[str]) -> None:
+    def reports_decided(self, event_ids: list[str],
+                        orders: Sequence[str] | None = None) -> None:
         for event_id in event_ids:
-            if event_id in self.records:
-                self.records[event_id] = (self.records[event_id][0], True)
+            if event_id not in self.records:
+                continue
+            stored = self.records[event_id][0]
+            if orders is not None:
+                parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
+                if any(parcel in o.tracked_parcels() and o.order_id not in orders
+                       for o in self.orders.values()):
+                    continue  # another order's case names the parcel
+            self.records[event_id] = (stored, True)
 
     def content(self, event: CaseEvent) -> object:
         record = event.to_record()

@@ -12,7 +12,7 @@ from domain.case_events import CaseEvent
 from domain.decision import SellerStanding
 from domain.order import Order
 from domain.policy import Policy
-from domain.records import InboundRecord, OrderPlaced, SupportAction
+from domain.records import InboundRecord, OrderPlaced, SupportAction, order_of
 from domain.timeline import advance, happened
 from domain.vocabulary import STANDING_ACTIONS, Role, SupportActionKind
 from domain.watermark import PartitionProgress, low_watermark
@@ -120,7 +120,7 @@ def in_order(records: list[InboundRecord], until: dt.datetime, policy: Policy
     by_order: dict[str, list[InboundRecord]] = {}
     parcels: list[InboundRecord] = []
     for record in records:
-        order_id = getattr(record, "order_id", None)
+        order_id = order_of(record)
         if order_id is None:
             parcels.append(record)
         else:

@@ -18,13 +18,17 @@ SETTINGS = settings_from_env({"KAFKA_BOOTSTRAP_SERVERS": "localhost:9092",
 
 
 class LockedConnection:
-    """Grants the sweeper's advisory lock."""
+    """Grants the sweeper's advisory lock; has nothing waiting to be decided."""
 
-    def execute(self, _sql: str, _params: Any = None) -> LockedConnection:
+    def execute(self, sql: Any, _params: Any = None, **_kwargs: Any) -> LockedConnection:
+        self.last = str(sql)
         return self
 
-    def fetchone(self) -> tuple[bool]:
-        return (True,)
+    def fetchone(self) -> tuple[Any]:
+        return (True,) if "advisory" in self.last else (None,)
+
+    def notifies(self, timeout: float, stop_after: int) -> list[Any]:
+        return []
 
 
 def run_sweeper(monkeypatch: pytest.MonkeyPatch, retention_error: Exception,
@@ -45,6 +49,8 @@ def run_sweeper(monkeypatch: pytest.MonkeyPatch, retention_error: Exception,
 
     monkeypatch.setattr(sweeper, "sweep_once", sweep_once)
     monkeypatch.setattr(loop, "inbox_retention_pass", retention)
+    monkeypatch.setattr(loop, "MEASURE_AT_LEAST_EVERY", 0.0)  # a pass each time round
+    # type: ignore below: fake connection and settings
     sweeper._lead(LockedConnection(), object())  # type: ignore[arg-type]
     return calls
 

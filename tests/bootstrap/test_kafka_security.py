@@ -9,22 +9,18 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-import consumers.runtime
 import pytest
 import structlog
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient
-from consumers.runtime import TopicConsumer
 
-import cases_cli.commands
+import bootstrap.kafka
 import consumers.redrive
-import consumers.replay
-import consumers.topics
-import relay.outbox
-from cases_cli.commands import CommandError, events, publish
+from bootstrap import kafka
+from cases_cli.errors import CommandError
+from cases_cli.publishing import events, publish
 from configuration import ConfigurationError, mask_database_url, settings_from_env
 from consumers.topics import all_topics, create_topics
-from relay.outbox import OutboxRelay
 
 PASSWORD = "pw-4f7c1e9b-not-for-logs"
 DB_PASSWORD = "db-8a2d5c3e-not-for-logs"
@@ -96,24 +92,19 @@ def _recorder(kind: str) -> type[_Recorder]:
 @pytest.fixture
 def built(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tmp_path: Path,
           ) -> list[tuple[str, dict[str, Any]]]:
-    """Builds every Kafka client the service has, each recorded under its role."""
+    """Builds every Kafka client the service has (all of them come from bootstrap.kafka),
+    each recorded under what it is, in the order the roles below build them."""
     _Recorder.built = []
-    monkeypatch.setattr(consumers.runtime, "Consumer", _recorder("inbound consumer"))
-    monkeypatch.setattr(consumers.runtime, "Producer", _recorder("dead-letter producer"))
-    monkeypatch.setattr(relay.outbox, "Producer", _recorder("relay producer"))
-    monkeypatch.setattr(consumers.topics, "AdminClient", _recorder("admin"))
-    monkeypatch.setattr(cases_cli.commands, "Producer", _recorder("publish producer"))
-    monkeypatch.setattr(cases_cli.commands, "Consumer", _recorder("events consumer"))
-    monkeypatch.setattr(consumers.replay, "Consumer", _recorder("replay consumer"))
-    monkeypatch.setattr(consumers.redrive, "Consumer", _recorder("redrive consumer"))
+    monkeypatch.setattr(bootstrap.kafka, "Consumer", _recorder("consumer"))
+    monkeypatch.setattr(bootstrap.kafka, "KafkaProducer", _recorder("producer"))
+    monkeypatch.setattr(bootstrap.kafka, "AdminClient", _recorder("admin"))
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings = settings_from_env(env)
 
-    runtime = TopicConsumer("orders", settings)
-    runtime._consumer()
-    runtime.producer()
-    OutboxRelay(settings)._producer()
+    kafka.inbound_consumer(settings, "orders", kafka.consumer_group("orders"))
+    kafka.producer(settings, "dead-letters")
+    kafka.producer(settings, "relay")
     create_topics(settings)
     lines = tmp_path / "orders.jsonl"
     lines.write_text(json.dumps({"event_id": "e1", "type": "OrderCancelled",
@@ -121,15 +112,17 @@ def built(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], tmp_path: Path,
     publish("orders", str(lines))
     with pytest.raises(CommandError):
         events(from_beginning=True, follow=False)
-    consumers.replay.replay_consumer(settings, "order-cases.replay.orders.test")
+    kafka.private_consumer(settings, "order-cases.replay.orders.test")  # as a replay does
     consumers.redrive.redrive_consumer(settings, "orders")
     return _Recorder.built
 
 
 def test_security_settings_reach_every_client_the_service_builds(built, env):
+    # inbound consumer, dead-letter and relay producers, admin (set-up), the publish
+    # producer, the events, replay and redrive consumers
     assert [kind for kind, _ in built] == [
-        "inbound consumer", "dead-letter producer", "relay producer", "admin",
-        "publish producer", "events consumer", "replay consumer", "redrive consumer"]
+        "consumer", "producer", "producer", "admin", "producer", "consumer", "consumer",
+        "consumer"]
     for kind, config in built:
         for name, value in _security(env).items():
             assert config.get(name) == value, (kind, name)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SKIP = {".venv", ".git", ".local", "build", "node_modules"}
 SQL_CALLS = {"execute", "executemany", "copy"}
 COMPOSERS = {"SQL", "Identifier", "Literal", "Placeholder", "Composed"}  # psycopg.sql
