@@ -131,7 +131,7 @@ def connection_sqlstate(url: str, timeout: float = PROBE_TIMEOUT_SECONDS) -> str
     except psycopg.Error:
         return None
     try:
-        pointer = conn.pgconn_ptr
+        pointer = getattr(conn, "pgconn_ptr", None)  # documented; not in pq's protocol
         if pointer is None:
             return None
         libpq.PQsetErrorVerbosity(ctypes.c_void_p(pointer), _VERBOSE)
@@ -159,7 +159,9 @@ def _libpq() -> ctypes.CDLL | None:
     if pq.__impl__ == "python":
         from psycopg.pq import _pq_ctypes
 
-        lib = _pq_ctypes.pq
+        lib = getattr(_pq_ctypes, "pq", None)  # the library it loaded
+        if not isinstance(lib, ctypes.CDLL):
+            return None
     else:
         try:
             with open("/proc/self/maps") as maps:
