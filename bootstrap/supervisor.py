@@ -11,16 +11,16 @@ import shutil
 import signal
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 
-import psycopg
 import structlog
-from confluent_kafka import KafkaException
 from prometheus_client import multiprocess
 
 from bootstrap.components import run_component
-from configuration import Settings, settings_from_env
+from bootstrap.faults import Fault, fault_of
+from configuration import Settings, mask_database_url, settings_from_env
 from observability.http import serve
 from observability.logging import configure_logging
 
@@ -43,31 +43,93 @@ def _child(name: str, log_level: str) -> None:
     run_component(name, settings_from_env(), stop)
 
 
-def when_reachable(settings: Settings, stop: threading.Event,
-                   ready: Callable[[Settings], None]) -> bool:
-    """`ready` (set-up, or the check that it was done), retried while Kafka or
-    PostgreSQL cannot be reached; False if stopped first. A component (re)started
-    during an outage then waits for its services, as a running one does, instead of
-    exiting (a platform's crash back-off would turn repeated exits into minutes of
-    downtime after the outage)."""
-    delay = 0.5
-    while not stop.is_set():
+class CannotStart(Exception):
+    """`cases run` gives up before starting a component, in one line: a service it needs
+    cannot be reached and waiting will not change that, or the wait ran out, or it was
+    stopped while waiting."""
+
+
+#: how often a wait for a check under way looks whether it was stopped
+_STOP_POLL_SECONDS = 0.1
+
+
+def _attempt(settings: Settings, stop: threading.Event,
+             ready: Callable[[Settings], None]) -> BaseException | bool | None:
+    """`ready` in a thread of its own, so that a stop is honoured at once even while a
+    check waits for a server that does not answer (a connection timeout, a metadata
+    request): None when it passed, its exception, or False when stopped first (the
+    thread is left to end by itself)."""
+    done = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def work() -> None:
         try:
             ready(settings)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the caller, whatever it is
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="start-up-check", daemon=True).start()
+    while not done.wait(_STOP_POLL_SECONDS):
+        if stop.is_set():
+            return False
+    return outcome[0]
+
+
+def when_reachable(settings: Settings, stop: threading.Event,
+                   ready: Callable[[Settings], None],
+                   clock: Callable[[], float] = time.monotonic) -> bool:
+    """`ready` (set-up, or the check that it was done), retried while Kafka or
+    PostgreSQL cannot be reached, for at most `settings.startup_wait`. A component
+    (re)started during an outage then waits for its services, as a running one does,
+    instead of exiting (a platform's crash back-off would turn repeated exits into
+    minutes of downtime after the outage). CannotStart, in one line, at once for what
+    waiting cannot change (a database or role that does not exist, a password or a
+    setting refused), when the wait runs out, or when stopped first."""
+    delay = 0.5
+    deadline = clock() + settings.startup_wait.total_seconds()
+    last: Fault | None = None
+    while True:
+        outcome = _attempt(settings, stop, ready)
+        if outcome is None:
             return True
-        except (psycopg.OperationalError, KafkaException) as exc:
-            log.warning("waiting_for_services", error=type(exc).__name__,
-                        reason=str(exc).strip().splitlines()[0] if str(exc) else "",
-                        retry_in=delay)
-            stop.wait(delay)
-            delay = min(delay * 2, 10.0)
-    return False
+        if outcome is False:
+            raise CannotStart("stopped before starting" + (
+                f"; {last.line()}" if last else ", while checking Kafka and PostgreSQL"))
+        assert isinstance(outcome, BaseException)
+        fault = fault_of(outcome, settings)
+        if fault is None:
+            raise outcome
+        if fault.lasting:
+            log.error("cannot_start", service=fault.service, at=fault.where,
+                      reason=fault.reason)
+            raise CannotStart(f"{fault.line()} (waiting will not change this)")
+        last = fault
+        remaining = deadline - clock()
+        if remaining <= 0:
+            log.error("cannot_start", service=fault.service, at=fault.where,
+                      reason=fault.reason, waited_seconds=round(
+                          settings.startup_wait.total_seconds()))
+            raise CannotStart(f"gave up after waiting "
+                              f"{settings.startup_wait.total_seconds():g} s "
+                              f"(CASES_STARTUP_WAIT); {fault.line()}")
+        wait = min(delay, remaining)
+        log.warning("waiting_for_services", service=fault.service, at=fault.where,
+                    reason=fault.reason, retry_in=round(wait, 3))
+        if stop.wait(wait):
+            raise CannotStart(f"stopped before starting; {fault.line()}")
+        delay = min(delay * 2, 10.0)
 
 
 def supervise(components: list[str], settings: Settings, log_level: str,
               ready: Callable[[Settings], None]) -> int:
     stop = threading.Event()
     stop_on_signals(stop)
+    log.info("starting", components=components, kafka=settings.kafka_bootstrap_servers,
+             database=mask_database_url(settings.database_url),
+             startup_wait_seconds=settings.startup_wait.total_seconds())
     metrics_dir = None
     if settings.http_port is not None:
         if len(components) > 1:
@@ -76,8 +138,7 @@ def supervise(components: list[str], settings: Settings, log_level: str,
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
         server = serve(settings.http_port, components)
     try:
-        if not when_reachable(settings, stop, ready):
-            return 0
+        when_reachable(settings, stop, ready)
         if len(components) == 1:
             run_component(components[0], settings, stop)
             return 0

@@ -11,6 +11,7 @@ import psycopg
 from confluent_kafka import KafkaException
 
 from bootstrap.components import COMPONENTS
+from bootstrap.supervisor import CannotStart
 from cases_cli import commands, publishing, recovery, show, status
 from cases_cli.errors import CommandError
 from configuration import ConfigurationError
@@ -141,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return recovery.dlq_list(args.topic, args.json)
         if args.command == "dlq" and args.dlq_command == "redrive":
             return recovery.dlq_redrive(args.topic)
-    except (ConfigurationError, CommandError) as exc:
+    except (ConfigurationError, CommandError, CannotStart) as exc:
         print(f"cases: {exc}", file=sys.stderr)
         return 1
     except psycopg.OperationalError as exc:

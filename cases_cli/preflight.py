@@ -9,6 +9,7 @@ from __future__ import annotations
 import psycopg
 from yoyo import get_backend, read_migrations
 
+from bootstrap.database import CONNECT_TIMEOUT_SECONDS
 from configuration import Settings
 from consumers.topics import missing_topics
 from storage.migrate import MIGRATIONS, yoyo_url
@@ -25,7 +26,8 @@ def pending_migrations(database_url: str) -> list[str]:
     """The ids of the migrations not applied yet (every one on a database never set up).
     Only reads: on a database yoyo has never touched it does not let yoyo create its
     bookkeeping tables, and the runtime role may read but not write them."""
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    with psycopg.connect(database_url, autocommit=True,
+                         connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
         known = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (YOYO_TABLE,)).fetchone()
     migrations = read_migrations(str(MIGRATIONS))
     if not known or not known[0]:

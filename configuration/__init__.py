@@ -4,7 +4,8 @@ Connections: KAFKA_BOOTSTRAP_SERVERS, DATABASE_URL. Kafka client settings such a
 pass through as CASES_KAFKA_<NAME> (e.g. CASES_KAFKA_SECURITY_PROTOCOL=SASL_SSL becomes
 `security.protocol`). Policy numbers: CASES_POLICY_<FIELD> as plain durations in
 seconds, minutes, hours or days (e.g. CASES_POLICY_ESCALATION_AFTER=3d). Event time:
-CASES_ALLOWED_LATENESS and CASES_CLOCK_SKEW_TOLERANCE, durations too.
+CASES_ALLOWED_LATENESS and CASES_CLOCK_SKEW_TOLERANCE, durations too; so is
+CASES_STARTUP_WAIT, how long `cases run` waits for Kafka and PostgreSQL to answer.
 
 Secrets (the database password, Kafka passwords and keys) never leave through `repr`:
 `Settings` masks them, so settings may be logged or shown in a traceback.
@@ -55,13 +56,18 @@ def is_security(setting: str) -> bool:
 _DSN_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]+)", re.IGNORECASE)
 
 
+#: `scheme://user:password@` at the start of a URL urlsplit cannot read (`[bad`, say): the
+#: password runs to the last '@'
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)(.*)@")
+
+
 def mask_database_url(url: str) -> str:
     """The URL (or libpq key=value string) with its password replaced by ***."""
     masked = _DSN_PASSWORD.sub(lambda m: m.group(1) + _MASK, url)
     try:
         parts = urlsplit(masked)
     except ValueError:
-        return masked
+        return _URL_PASSWORD.sub(lambda m: m.group(1) + _MASK + "@", masked)
     if parts.password is None:
         return masked
     host = parts.netloc.rsplit("@", 1)[1]
@@ -98,6 +104,11 @@ def policy_from_env(env: Mapping[str, str]) -> Policy:
 DEFAULT_ALLOWED_LATENESS = dt.timedelta(seconds=10)
 #: how far a record's time may be ahead of its Kafka timestamp before it is bad input
 DEFAULT_CLOCK_SKEW = dt.timedelta(seconds=5)
+
+#: how long `cases run` waits for its services at start-up (CASES_STARTUP_WAIT) before it
+#: exits non-zero: as long as a component that has not started counts as alive
+#: (observability.health.STARTUP_SECONDS), so a platform never kills one still waiting
+DEFAULT_STARTUP_WAIT = dt.timedelta(minutes=5)
 
 #: records per batch and transaction when nothing says otherwise
 DEFAULT_BATCH_SIZE = 500
@@ -150,6 +161,8 @@ class Settings:
     sweep_interval: float = 0.05
     allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
     clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW
+    #: how long `cases run` waits for Kafka and PostgreSQL to answer before it gives up
+    startup_wait: dt.timedelta = DEFAULT_STARTUP_WAIT
     #: the port of /healthz, /readyz and /metrics (None: not served)
     http_port: int | None = None
     #: how often the sweeper deletes the inbox rows no topic can deliver again
@@ -192,7 +205,8 @@ class Settings:
                 f"poll_timeout={self.poll_timeout!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
                 f"allowed_lateness={self.allowed_lateness!r}, "
-                f"clock_skew={self.clock_skew!r}, http_port={self.http_port!r}, "
+                f"clock_skew={self.clock_skew!r}, startup_wait={self.startup_wait!r}, "
+                f"http_port={self.http_port!r}, "
                 f"inbox_retention_interval={self.inbox_retention_interval!r}, "
                 f"max_record_bytes={self.max_record_bytes!r}, "
                 f"topic_partitions={self.topic_partitions!r}, "
@@ -206,6 +220,23 @@ def _required(env: Mapping[str, str], name: str) -> str:
     if not value:
         raise ConfigurationError(f"{name} is not set (see README, Configuration)")
     return value
+
+
+def _database_url(url: str) -> str:
+    """DATABASE_URL, once libpq can read it (a URL, or key=value pairs): a malformed one
+    is a configuration error at once, never a connection retried for ever."""
+    from psycopg import Error
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        conninfo_to_dict(url)
+    except Error as exc:
+        why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        masked = mask_database_url(url)
+        raise ConfigurationError(f"DATABASE_URL {masked!r} cannot be read as a PostgreSQL "
+                                 f"URL or key=value string: {why.replace(url, masked)}"
+                                 ) from None
+    return url
 
 
 def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool = True,
@@ -243,6 +274,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         "CASES_ALLOWED_LATENESS") else DEFAULT_ALLOWED_LATENESS
     clock_skew = parse_duration(env.get("CASES_CLOCK_SKEW_TOLERANCE", "")) if env.get(
         "CASES_CLOCK_SKEW_TOLERANCE") else DEFAULT_CLOCK_SKEW
+    startup_wait = parse_duration(env.get("CASES_STARTUP_WAIT", "")) if env.get(
+        "CASES_STARTUP_WAIT") else DEFAULT_STARTUP_WAIT
     # a record just under the limit that breaks the contract must still fit the DLQ
     ceiling = message_max_bytes - DEAD_LETTER_HEADROOM
     if not 1 <= max_record_bytes <= ceiling:
@@ -252,7 +285,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
     return Settings(
         kafka_bootstrap_servers=_required(env, "KAFKA_BOOTSTRAP_SERVERS") if need_kafka
         else env.get("KAFKA_BOOTSTRAP_SERVERS", ""),
-        database_url=_required(env, "DATABASE_URL") if need_database
+        database_url=_database_url(_required(env, "DATABASE_URL")) if need_database
         else env.get("DATABASE_URL", ""),
         policy=policy_from_env(env),
         kafka_extra=extra,
@@ -261,6 +294,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         sweep_interval=sweep_interval,
         allowed_lateness=allowed_lateness,
         clock_skew=clock_skew,
+        startup_wait=startup_wait,
         http_port=http_port,
         inbox_retention_interval=inbox_retention_interval,
         max_record_bytes=max_record_bytes,

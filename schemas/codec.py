@@ -129,20 +129,58 @@ def _named_types(schema: Any, found: dict[str, Any]) -> dict[str, Any]:
 
 def _read_long(data: bytes) -> int | None:
     """The zigzag varint at the start of `data` (Avro's int and long), if complete."""
+    read = _read_long_sized(data)
+    return None if read is None else read[0]
+
+
+def _read_long_sized(data: bytes) -> tuple[int, int] | None:
+    """The zigzag varint at the start of `data` and how many bytes it takes, if complete."""
     value = shift = 0
-    for byte in data[:10]:
+    for size, byte in enumerate(data[:10], start=1):
         value |= (byte & 0x7F) << shift
         if not byte & 0x80:
-            return (value >> 1) ^ -(value & 1)
+            return (value >> 1) ^ -(value & 1), size
         shift += 7
     return None
+
+
+def _type_name(schema: Any) -> str:
+    """A branch of a union as a reason names it: null, string, date, Address, ..."""
+    if isinstance(schema, str):
+        return schema.rsplit(".", 1)[-1]
+    if isinstance(schema, dict):
+        return str(schema.get("logicalType") or schema.get("name", schema.get("type"))
+                   ).rsplit(".", 1)[-1]
+    return "union"
+
+
+def _branch(schema: list[Any], named: dict[str, Any], rest: bytes
+            ) -> tuple[Any, bytes] | str:
+    """The branch a union's bytes choose and the bytes after its index; or why they
+    choose none (the body ends inside the index, or the index is out of range)."""
+    read = _read_long_sized(rest)
+    if read is None:
+        return ("the body ends inside this field, in its union branch index (truncated, or "
+                "written without it)")
+    index, size = read
+    if not 0 <= index < len(schema):
+        return (f"union branch index {index} is out of range (the field is one of "
+                f"{', '.join(_type_name(b) for b in schema)}: index 0 to {len(schema) - 1})")
+    chosen = schema[index]
+    return (named.get(chosen, chosen) if isinstance(chosen, str) else chosen), rest[size:]
 
 
 _ENDS = "the body ends inside this field (truncated, or written without it)"
 
 
-def _explain(schema: Any, rest: bytes, exc: Exception) -> str:
+def _explain(schema: Any, rest: bytes, exc: Exception,
+             named: dict[str, Any] | None = None) -> str:
     """What is wrong with the field of type `schema` whose bytes start `rest`."""
+    if isinstance(schema, list):  # a union: its branch index, then that branch
+        chosen = _branch(schema, named or {}, rest)
+        if isinstance(chosen, str):
+            return chosen
+        schema, rest = chosen
     kind = schema if isinstance(schema, str) else schema.get("type")
     logical = schema.get("logicalType") if isinstance(schema, dict) else None
     if kind not in ("int", "long", "enum", "string", "bytes"):
@@ -186,11 +224,16 @@ def _locate(record: dict[str, Any], named: dict[str, Any], body: bytes,
             where = f"{path}{field['name']}"
             schema = field["type"]
             schema = named.get(schema, schema) if isinstance(schema, str) else schema
+            rest = body[position:]
+            if isinstance(schema, list):  # a union holding a record: look inside it
+                chosen = _branch(schema, named, rest)
+                if not isinstance(chosen, str):
+                    schema, rest = chosen
             if isinstance(schema, dict) and schema.get("type") == "record":
-                inner = _locate(schema, named, body[position:], f"{where}.")
+                inner = _locate(schema, named, rest, f"{where}.")
                 if inner is not None:
                     return inner
-            return where, _explain(schema, body[position:], exc)
+            return where, _explain(schema, rest, exc, named)
         position = stream.tell()
     return None
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import pycountry
+
 from schemas import TOPICS
 from schemas.codec import Codec, shared_codec
 
@@ -109,6 +111,12 @@ def _convert_primitive(value: Any, kind: str, path: str) -> Any:
         raise ContractError(path, f"unsupported schema type {kind}")
     if not ok:
         raise ContractError(path, f"expected {_PRIMITIVE_NAMES[kind]}, got {shown(value)}")
+    if kind == "string" and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:  # JSON's \ud800 escapes make lone surrogates
+            raise ContractError(path, f"is not Unicode text (a lone surrogate, "
+                                      f"U+{ord(value[exc.start]):04X})") from None
     return value
 
 
@@ -155,19 +163,26 @@ ID_MAX_LENGTH = 128
 AMOUNT_MAX = 2**53 - 1
 
 
+#: ISO 4217's currency codes and ISO 3166-1's alpha-2 country codes, as pycountry carries
+#: them (Debian's iso-codes), less the two currency codes that name no money: XXX (no
+#: currency) and XTS (reserved for testing)
+CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
+COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
+
+
 def _check_money(money: dict[str, Any], path: str) -> None:
     if money["amount_minor"] < 0:
         raise ContractError(f"{path}.amount_minor", "must not be negative")
     if money["amount_minor"] > AMOUNT_MAX:
         raise ContractError(f"{path}.amount_minor", f"is more than {AMOUNT_MAX} (2^53 - 1)")
     currency = money["currency"]
-    if len(currency) != 3 or not currency.isascii() or not currency.isupper():
+    if currency not in CURRENCIES:
         raise ContractError(f"{path}.currency", f"{shown(currency)} is not an ISO 4217 code")
 
 
 def _check_address(address: dict[str, Any], path: str) -> None:
     country = address["country"]
-    if len(country) != 2 or not country.isascii() or not country.isupper():
+    if country not in COUNTRIES:
         raise ContractError(f"{path}.country",
                             f"{shown(country)} is not an ISO 3166-1 alpha-2 code")
     for field in ("line1", "postal_code"):

@@ -100,3 +100,62 @@ def test_run_waits_while_a_service_cannot_be_reached_then_goes_on(admin, monkeyp
     monkeypatch.setattr(stop, "wait", lambda delay: waited.append(delay))
     assert when_reachable(settings_from_env(ENV), stop, commands.set_up) is True
     assert waited == [0.5] and answers == []
+
+
+def _failing(*errors: BaseException):
+    answers = list(errors)
+
+    def ready(_settings) -> None:
+        if answers:
+            raise answers.pop(0)
+    return ready
+
+
+def test_run_gives_up_at_once_on_what_waiting_cannot_change():
+    from bootstrap.supervisor import CannotStart
+
+    refused = KafkaException(KafkaError(KafkaError._AUTHENTICATION, "SASL handshake failed"))
+    with pytest.raises(CannotStart) as raised:
+        when_reachable(settings_from_env(ENV), threading.Event(), _failing(refused))
+    assert str(raised.value) == ("Kafka at localhost:9092: SASL handshake failed "
+                                 "(_AUTHENTICATION) (waiting will not change this)")
+
+
+def test_run_waits_a_bounded_time_then_says_what_it_waited_for(monkeypatch):
+    from bootstrap.supervisor import CannotStart
+
+    settings = settings_from_env({**ENV, "CASES_STARTUP_WAIT": "3s"})
+    now = [0.0]
+    stop = threading.Event()
+    waited: list[float] = []
+
+    def wait(delay: float) -> bool:
+        waited.append(delay)
+        now[0] += delay
+        return False
+
+    monkeypatch.setattr(stop, "wait", wait)
+    down = KafkaException(KafkaError(KafkaError._TRANSPORT, "Broker transport failure"))
+    with pytest.raises(CannotStart) as raised:
+        when_reachable(settings, stop, _failing(*[down] * 10), clock=lambda: now[0])
+    assert waited == [0.5, 1.0, 1.5]
+    assert str(raised.value) == ("gave up after waiting 3 s (CASES_STARTUP_WAIT); Kafka at "
+                                 "localhost:9092: Broker transport failure (_TRANSPORT)")
+
+
+def test_run_stopped_while_waiting_exits_with_what_it_waited_for():
+    from bootstrap.supervisor import CannotStart
+
+    stop = threading.Event()
+    stop.set()
+    down = KafkaException(KafkaError(KafkaError._TRANSPORT, "Broker transport failure"))
+    with pytest.raises(CannotStart, match=r"^stopped before starting; Kafka at localhost:9092"):
+        when_reachable(settings_from_env(ENV), stop, _failing(down))
+
+
+def test_a_malformed_database_url_is_a_configuration_error_without_its_password():
+    from configuration import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as raised:
+        settings_from_env({**ENV, "DATABASE_URL": "postgresql://u:hunter2@[::1"})
+    assert "hunter2" not in str(raised.value) and "u:***@" in str(raised.value)

@@ -123,6 +123,72 @@ def test_inbound_topics_are_stamped_by_the_broker_the_others_by_their_producer(s
                        for t in all_topics()}
 
 
+def _publish_bytes(env, topic: str, data: bytes, *args: str):
+    """`cases publish TOPIC -` fed raw bytes (the `cases` helper takes text)."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "cases_cli.main", "publish", topic,
+                           *(args or ("-",))], env=env, input=data, capture_output=True,
+                          timeout=300)
+
+
+def test_publish_refuses_hostile_lines_up_front_one_line_each_and_sends_nothing(
+        settings, env, order_id, tmp_path):
+    """A line nested 100,000 deep, invalid UTF-8 after good lines, a lone surrogate, an
+    integer of 5000 digits: each used to print a traceback (after nothing, or after
+    nothing was sent only by luck)."""
+    good = {"event_id": f"{order_id}-1", "type": "OrderCancelled",
+            "occurred_at": "2026-03-01T10:00:00Z", "order_id": order_id}
+    lines = [json.dumps(good).encode(),
+             b"[" * 100_000 + b"]" * 100_000,
+             json.dumps({**good, "event_id": f"{order_id}-3"}).encode(),
+             b'{"type": "OrderCancelled", "order_id": "caf\xe9"}',
+             json.dumps({**good, "event_id": "\ud800"}).encode(),
+             b'{"event_id": ' + b"7" * 5000 + b"}"]
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / "hostile.jsonl"
+    path.write_bytes(data)
+    for result in (_publish_bytes(env, "orders", data),
+                   _publish_bytes(env, "orders", b"", str(path))):
+        assert result.returncode == 1
+        assert result.stderr.decode().splitlines() == [
+            "line 2: not JSON this command reads: nested too deeply",
+            "line 4: not UTF-8 text (byte 0xE9 at byte 44 of the line)",
+            "line 5: field event_id: is not Unicode text (a lone surrogate, U+D800)",
+            "line 6: not JSON this command reads: Exceeds the limit (4300 digits) for "
+            "integer string conversion",
+            "cases: 4 invalid line(s); nothing was sent"]
+    assert published_in(settings, "orders", order_id) == 0
+
+
+def test_publish_refuses_records_over_the_services_limit_before_sending_any(
+        settings, env, order_id, tmp_path):
+    """A 600 KB record was sent and then dead-lettered; a 1.1 MB one failed on the broker
+    with MSG_SIZE_TOO_LARGE and no line number."""
+    message = {"event_id": f"{order_id}-1", "type": "MessageSent",
+               "occurred_at": "2026-03-11T09:00:00Z", "order_id": order_id,
+               "sender_id": "b", "sender_role": "buyer", "kind": "message", "body": "Hi"}
+    path = tmp_path / "large.jsonl"
+    path.write_text("\n".join(json.dumps(m) for m in [
+        message, {**message, "event_id": f"{order_id}-2", "body": "x" * 600_000},
+        {**message, "event_id": f"{order_id}-3", "body": "y" * 1_100_000}]) + "\n")
+    result = cases(env, "publish", "messages", str(path))
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 3 and "Traceback" not in result.stderr
+    for line, number in zip(lines, (2, 3), strict=False):
+        assert line.startswith(f"line {number}: the record takes ")
+        assert line.endswith("bytes, over the 524288-byte limit of the service "
+                             "(CASES_MAX_RECORD_BYTES): it would be a dead letter")
+    assert lines[2] == "cases: 2 invalid line(s); nothing was sent"
+    assert published_in(settings, "messages", order_id) == 0
+    # the limit is the service's setting
+    smaller = cases({**env, "CASES_MAX_RECORD_BYTES": "40"}, "publish", "messages",
+                    str(path))
+    assert smaller.stderr.splitlines()[0].startswith("line 1: the record takes ")
+
+
 def test_setup_stamps_an_inbound_topic_made_before_the_rule(settings, env):
     """A deployment upgraded in place keeps its topics: `cases setup` sets the broker's
     time on an inbound topic that stamps its producer's, and touches nothing else."""

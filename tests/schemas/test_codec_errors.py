@@ -127,3 +127,84 @@ def test_a_quoted_value_is_cut_short():
                                "amount": {"amount_minor": 1, "currency": "E" * 5000}})
     assert caught.value.field == "amount.currency"
     assert len(str(caught.value)) < 120 and "(5002 characters)" in str(caught.value)
+
+
+TRACKED = {"event_id": "e3", "type": "TrackingUpdated", "occurred_at": "2026-03-12T18:00:00Z",
+           "carrier": "laposte", "tracking_number": "LP1", "status": "delivered",
+           "delivered_to": PLACED["shipping_address"]}
+
+
+def _placed_with_dates() -> bytes:
+    """OrderPlaced whose last field, estimated_delivery, is ["null", date] holding a date:
+    its last 4 bytes are the branch index 1 (02) and the date (3 bytes)."""
+    data = shared_codec().encode(from_json(
+        "orders", {**PLACED, "ship_by": "2026-03-03", "estimated_delivery": "2026-03-10"}))
+    assert data[-4] == 0x02
+    return data
+
+
+@pytest.mark.parametrize(("cut", "message"), [
+    (lambda d: d[:-1], "estimated_delivery: the body ends inside this field (truncated, or "
+                       "written without it)"),
+    (lambda d: d[:-4], "estimated_delivery: the body ends inside this field, in its union "
+                       "branch index (truncated, or written without it)"),
+    (lambda d: d[:-4] + b"\xff", "estimated_delivery: the body ends inside this field, in its "
+                                 "union branch index (truncated, or written without it)"),
+    (lambda d: d[:-4] + b"\x06" + d[-3:], "estimated_delivery: union branch index 3 is out of "
+                                          "range (the field is one of null, date: index 0 to 1)"),
+    (lambda d: d[:-4] + b"\x81\x01" + d[-3:], "estimated_delivery: union branch index -65 is "
+                                              "out of range (the field is one of null, date: "
+                                              "index 0 to 1)"),
+])
+def test_a_union_field_cut_short_or_with_a_branch_out_of_range_is_named(cut, message):
+    """Unions ([null, T]) used to fail the explanation itself: AttributeError, 'list'
+    object has no attribute 'get'."""
+    with pytest.raises(DecodeError) as caught:
+        shared_codec().decode(cut(_placed_with_dates()))
+    assert str(caught.value) == f"cannot decode OrderPlaced body at field {message}"
+
+
+def test_a_record_inside_a_union_is_looked_into():
+    data = shared_codec().encode(from_json("carrier-tracking", TRACKED))
+    cut = data[:data.index(b"75002") + 2]
+    with pytest.raises(DecodeError) as caught:
+        shared_codec().decode(cut)
+    assert str(caught.value) == (
+        "cannot decode TrackingUpdated body at field delivered_to.postal_code: its length, "
+        "5 bytes, runs past the end of the body (truncated, or written without it)")
+    # without an address the record ends with the branch index: cut just after it
+    index_end = len(shared_codec().encode(from_json(
+        "carrier-tracking", {**TRACKED, "delivered_to": None})))
+    with pytest.raises(DecodeError) as caught:
+        shared_codec().decode(data[:index_end])
+    assert str(caught.value) == (
+        "cannot decode TrackingUpdated body at field delivered_to.name: the body ends inside "
+        "this field (truncated, or written without it)")
+
+
+@pytest.mark.parametrize("currency", ["E1 ", "ABC", "eur", "XXX", "XTS", "€UR"])
+def test_a_currency_must_be_in_iso_4217s_list_not_just_look_like_a_code(currency):
+    placed = from_json("orders", PLACED)
+    with pytest.raises(ContractError) as caught:
+        check_contract({**placed, "total": {"amount_minor": 1, "currency": currency}})
+    assert (caught.value.field, caught.value.message) == (
+        "total.currency", f"{currency!r} is not an ISO 4217 code")
+
+
+@pytest.mark.parametrize("country", ["F1", "ZZ", "UK", "fr", "Fr"])
+def test_a_country_must_be_in_iso_3166_1s_list_not_just_look_like_a_code(country):
+    placed = from_json("orders", PLACED)
+    address = {**placed["shipping_address"], "country": country}
+    with pytest.raises(ContractError) as caught:
+        check_contract({**placed, "shipping_address": address})
+    assert (caught.value.field, caught.value.message) == (
+        "shipping_address.country", f"{country!r} is not an ISO 3166-1 alpha-2 code")
+
+
+@pytest.mark.parametrize(("currency", "country"), [("EUR", "FR"), ("USD", "US"),
+                                                   ("GBP", "GB"), ("PLN", "PL"),
+                                                   ("CHF", "LI"), ("JPY", "JP")])
+def test_real_codes_pass(currency, country):
+    placed = from_json("orders", PLACED)
+    check_contract({**placed, "total": {"amount_minor": 1, "currency": currency},
+                    "shipping_address": {**placed["shipping_address"], "country": country}})
