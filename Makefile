@@ -34,7 +34,7 @@ test-slow: install
 
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
-	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli
+	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli tests/observability
 
 lint: install
 	$(VENV)/bin/ruff check .
