@@ -18,8 +18,8 @@ from domain.watermark import PartitionProgress, Watermark
 from observability import metrics
 from observability.health import Health
 from relay.outbox import OutboxRelay
-from schemas import INBOUND_TOPICS
-from service.decide import PassReport
+from schemas import CASE_EVENT_TYPES, INBOUND_TOPICS
+from service.decide import DEADLINE_RULES, PassReport
 from sweeper.loop import Sweeper
 
 COMPONENTS: list[str] = [*INBOUND_TOPICS, "relay", "sweeper"]
@@ -62,6 +62,9 @@ def consumer(topic: str, settings: Settings, stop: threading.Event,
         metrics.BATCH_DURATION.labels(topic).observe(report.seconds)
         metrics.BATCH_SIZE.labels(topic).observe(report.records)
 
+    for family in (metrics.RECORDS_STORED, metrics.RECORDS_DUPLICATE, metrics.BATCH_DURATION,
+                   metrics.BATCH_SIZE):
+        family.labels(topic)  # at zero until the first batch (observability.metrics)
     health.ready(True)
     return TopicConsumer(CONSUMERS[topic], settings, stop=stop, on_batch=batch,
                          on_retry=lambda _attempt: health.waiting_for_database(),
@@ -109,6 +112,10 @@ def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweepe
     def leading(_leading: bool) -> None:
         health.database_back()
 
+    for rule in DEADLINE_RULES:
+        metrics.DEADLINES_FIRED.labels(rule)
+    for topic in INBOUND_TOPICS:
+        metrics.LATE_RECORDS.labels(topic)
     return Sweeper(settings, stop, on_watermark=measured, on_pass=passed,
                    on_leading=leading, on_database_error=health.waiting_for_database,
                    on_tick=health.beat)
@@ -132,6 +139,8 @@ def relay(settings: Settings, stop: threading.Event, health: Health) -> OutboxRe
         metrics.RELAY_LEADER.set(0)
         health.waiting_for_database()
 
+    for kind in CASE_EVENT_TYPES:
+        metrics.EVENTS_PUBLISHED.labels(kind)
     return OutboxRelay(settings, stop, on_published=published, on_leading=leading,
                        on_tick=health.beat, on_backlog=backlog,
                        on_database_error=database_away)
