@@ -8,8 +8,9 @@ import datetime as dt
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
+from bootstrap.lag import ConsumerLag
 from configuration import Settings
 from consumers import CONSUMERS
 from consumers.batch import BatchReport
@@ -23,8 +24,6 @@ from service.decide import DEADLINE_RULES, PassReport
 from sweeper.loop import Sweeper
 
 COMPONENTS: list[str] = [*INBOUND_TOPICS, "relay", "sweeper"]
-#: consumer lag is read from librdkafka's cached watermarks at most this often
-LAG_EVERY_SECONDS = 1.0
 
 
 class UnknownComponent(ValueError):
@@ -45,13 +44,11 @@ def run_component(name: str, settings: Settings, stop: threading.Event) -> None:
 
 def consumer(topic: str, settings: Settings, stop: threading.Event,
              health: Health) -> TopicConsumer:
-    lag_due = [0.0]
+    lag = ConsumerLag(topic, on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc)
 
     def polled(kafka_consumer: Consumer) -> None:
         health.beat()
-        if time.monotonic() >= lag_due[0]:
-            lag_due[0] = time.monotonic() + LAG_EVERY_SECONDS
-            _record_lag(topic, kafka_consumer)
+        lag.polled(kafka_consumer)
 
     def batch(report: BatchReport) -> None:
         health.database_back()
@@ -70,20 +67,6 @@ def consumer(topic: str, settings: Settings, stop: threading.Event,
                          on_retry=lambda _attempt: health.waiting_for_database(),
                          on_poll=polled,
                          on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc)
-
-
-def _record_lag(topic: str, kafka_consumer: Consumer) -> None:
-    try:
-        assigned = kafka_consumer.assignment()
-        positions = kafka_consumer.position(assigned) if assigned else []
-        for tp in positions:
-            _, high = kafka_consumer.get_watermark_offsets(
-                TopicPartition(topic, tp.partition), cached=True)
-            if tp.offset >= 0 and high >= 0:
-                metrics.CONSUMER_LAG.labels(topic, str(tp.partition)).set(
-                    max(0, high - tp.offset))
-    except KafkaException:
-        metrics.BROKER_ERRORS.labels(topic).inc()
 
 
 def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweeper:
