@@ -35,7 +35,7 @@ test-slow: install
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
 	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli tests/relay \
-	  tests/configuration tests/bootstrap
+	  tests/configuration tests/bootstrap tests/observability
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -8,8 +8,9 @@ import datetime as dt
 import threading
 import time
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer
 
+from bootstrap.lag import ConsumerLag
 from configuration import Settings
 from consumers import CONSUMERS
 from consumers.batch import BatchReport
@@ -18,13 +19,11 @@ from domain.watermark import PartitionProgress, Watermark
 from observability import metrics
 from observability.health import Health
 from relay.outbox import OutboxRelay
-from schemas import INBOUND_TOPICS
-from service.decide import PassReport
+from schemas import CASE_EVENT_TYPES, INBOUND_TOPICS
+from service.decide import DEADLINE_RULES, PassReport
 from sweeper.loop import Sweeper
 
 COMPONENTS: list[str] = [*INBOUND_TOPICS, "relay", "sweeper"]
-#: consumer lag is read from librdkafka's cached watermarks at most this often
-LAG_EVERY_SECONDS = 1.0
 
 
 class UnknownComponent(ValueError):
@@ -45,13 +44,11 @@ def run_component(name: str, settings: Settings, stop: threading.Event) -> None:
 
 def consumer(topic: str, settings: Settings, stop: threading.Event,
              health: Health) -> TopicConsumer:
-    lag_due = [0.0]
+    lag = ConsumerLag(topic, on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc)
 
     def polled(kafka_consumer: Consumer) -> None:
         health.beat()
-        if time.monotonic() >= lag_due[0]:
-            lag_due[0] = time.monotonic() + LAG_EVERY_SECONDS
-            _record_lag(topic, kafka_consumer)
+        lag.polled(kafka_consumer)
 
     def batch(report: BatchReport) -> None:
         health.database_back()
@@ -62,25 +59,14 @@ def consumer(topic: str, settings: Settings, stop: threading.Event,
         metrics.BATCH_DURATION.labels(topic).observe(report.seconds)
         metrics.BATCH_SIZE.labels(topic).observe(report.records)
 
+    for family in (metrics.RECORDS_STORED, metrics.RECORDS_DUPLICATE, metrics.BATCH_DURATION,
+                   metrics.BATCH_SIZE):
+        family.labels(topic)  # at zero until the first batch (observability.metrics)
     health.ready(True)
     return TopicConsumer(CONSUMERS[topic], settings, stop=stop, on_batch=batch,
                          on_retry=lambda _attempt: health.waiting_for_database(),
                          on_poll=polled,
                          on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc)
-
-
-def _record_lag(topic: str, kafka_consumer: Consumer) -> None:
-    try:
-        assigned = kafka_consumer.assignment()
-        positions = kafka_consumer.position(assigned) if assigned else []
-        for tp in positions:
-            _, high = kafka_consumer.get_watermark_offsets(
-                TopicPartition(topic, tp.partition), cached=True)
-            if tp.offset >= 0 and high >= 0:
-                metrics.CONSUMER_LAG.labels(topic, str(tp.partition)).set(
-                    max(0, high - tp.offset))
-    except KafkaException:
-        metrics.BROKER_ERRORS.labels(topic).inc()
 
 
 def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweeper:
@@ -109,6 +95,10 @@ def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweepe
     def leading(_leading: bool) -> None:
         health.database_back()
 
+    for rule in DEADLINE_RULES:
+        metrics.DEADLINES_FIRED.labels(rule)
+    for topic in INBOUND_TOPICS:
+        metrics.LATE_RECORDS.labels(topic)
     return Sweeper(settings, stop, on_watermark=measured, on_pass=passed,
                    on_leading=leading, on_database_error=health.waiting_for_database,
                    on_tick=health.beat)
@@ -132,6 +122,8 @@ def relay(settings: Settings, stop: threading.Event, health: Health) -> OutboxRe
         metrics.RELAY_LEADER.set(0)
         health.waiting_for_database()
 
+    for kind in CASE_EVENT_TYPES:
+        metrics.EVENTS_PUBLISHED.labels(kind)
     return OutboxRelay(settings, stop, on_published=published, on_leading=leading,
                        on_tick=health.beat, on_backlog=backlog,
                        on_database_error=database_away)

@@ -21,8 +21,8 @@ from sweeper.loop import SWEEPER_LOCK_ID
 
 
 def kafka_status(settings: Any) -> dict[str, Any]:
-    """Per inbound topic: each partition's end, what its group committed, the lag; and
-    how many dead letters each DLQ keeps."""
+    """Per inbound topic: its consumer group, each partition's lag (its end less what the
+    group committed) and their sum; and how many dead letters each DLQ keeps."""
     reader = kafka.private_consumer(settings)
     try:
         ends = watermarks(reader, [*INBOUND_TOPICS, *(dlq_topic(t) for t in INBOUND_TOPICS)])
@@ -37,7 +37,8 @@ def kafka_status(settings: Any) -> dict[str, Any]:
                 group.close()
             lag = {p: ends[topic, p][1] - max(committed.get(p, -1), ends[topic, p][0])
                    for p in parts}
-            topics[topic] = {"lag": sum(lag.values()), "partitions": lag}
+            topics[topic] = {"group": kafka.consumer_group(topic), "lag": sum(lag.values()),
+                             "partitions": lag}
         dead = {dlq_topic(t): sum(high - low for (name, _), (low, high) in ends.items()
                                   if name == dlq_topic(t)) for t in INBOUND_TOPICS}
         return {"topics": topics, "dead_letters": dead}

@@ -33,6 +33,7 @@ class Health:
         self.component = component
         self._ready = metrics.READY.labels(component)
         self._beat = metrics.HEARTBEAT.labels(component)
+        self._retries = metrics.DATABASE_RETRIES.labels(component)
         self._ready.set(0)
         self._waiting_since: float | None = None
 
@@ -45,7 +46,7 @@ class Health:
     def waiting_for_database(self) -> None:
         """One more wait for PostgreSQL: not ready once the waits last too long."""
         self.beat()
-        metrics.DATABASE_RETRIES.labels(self.component).inc()
+        self._retries.inc()
         now = time.monotonic()
         if self._waiting_since is None:
             self._waiting_since = now

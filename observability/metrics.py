@@ -6,6 +6,11 @@ HTTP endpoint (`observability.http`) serves them with /healthz and /readyz.
 supervisor sets PROMETHEUS_MULTIPROC_DIR before starting them, each writes its figures
 there, and the supervisor's endpoint serves them together (prometheus_client's
 multiprocess mode). Gauges say how they combine across processes.
+
+A series whose label values are known in advance (a topic, a component, a time rule, a
+case event type) is created at zero when its component starts (bootstrap.components):
+exported from the start, as deploy/observability/metrics.txt lists it, and `increase()`
+counts its first increment.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ CONSUMER_LAG = Gauge(f"{PREFIX}_consumer_lag_records",
 # ---- the sweeper -------------------------------------------------------------------------
 WATERMARK = Gauge(f"{PREFIX}_watermark_timestamp_seconds",
                   "The low watermark in event time (Unix seconds)", multiprocess_mode="max")
+# the sweeper's latest measure: every process of `cases run` holds a 0 it never set,
+# which a minimum across processes would report instead
 WATERMARK_DELAY = Gauge(f"{PREFIX}_watermark_delay_seconds",
-                        "Wall clock minus the low watermark", multiprocess_mode="livemin")
+                        "Wall clock minus the low watermark",
+                        multiprocess_mode="livemostrecent")
 FRONTIER = Gauge(f"{PREFIX}_partition_frontier_timestamp_seconds",
                  "Latest event time stored from an inbound partition (Unix seconds)",
                  ["topic", "partition"], multiprocess_mode="max")

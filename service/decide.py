@@ -229,9 +229,10 @@ def _recorded(event: CaseEvent, known: dict[str, Stored], late: list[Stored]
 
 def _count_deadlines(report: PassReport, events: Iterable[CaseEvent]) -> None:
     for event in events:
-        if event.rule in _DEADLINE_RULES:
+        if event.rule in DEADLINE_RULES:
             report.deadlines[event.rule] = report.deadlines.get(event.rule, 0) + 1
 
 
-_DEADLINE_RULES = {Rule.UNKNOWN_ORDER, Rule.SELLER_INACTIVITY, Rule.ESCALATION_AVAILABLE,
-                   Rule.LATE_DELIVERY}
+#: the time rules: what a pass decides because time passed (counted by rule)
+DEADLINE_RULES = frozenset({Rule.UNKNOWN_ORDER, Rule.SELLER_INACTIVITY,
+                            Rule.ESCALATION_AVAILABLE, Rule.LATE_DELIVERY})

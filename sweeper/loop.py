@@ -49,7 +49,9 @@ class Sweeper:
     on_watermark: Callable[[Watermark, list[PartitionProgress], dt.datetime | None], None] = (
         lambda *_: None)
     on_pass: Callable[[PassReport, float], None] = lambda *_: None
+    #: told from a live session: True when it leads, False while another sweeper does
     on_leading: Callable[[bool], None] = lambda _leading: None
+    #: the session is gone or cannot be opened (and the lead with it)
     on_database_error: Callable[[], None] = lambda: None
     #: called each time the loop goes round, leading or standing by (liveness)
     on_tick: Callable[[], None] = lambda: None
@@ -61,7 +63,8 @@ class Sweeper:
                 with connect(self.settings, "order-cases.sweeper") as conn:
                     self._lead(conn, ends)
             except psycopg.OperationalError as exc:
-                self.on_leading(False)
+                # not `on_leading(False)`: that says the database answered (another
+                # sweeper leads), and readiness would count the outage as over
                 self.on_database_error()
                 log.warning("sweeper_database_unavailable", error=type(exc).__name__,
                             reason=str(exc).strip().splitlines()[0] if str(exc) else "")

@@ -27,6 +27,7 @@ from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
 from schemas.json_form import to_json
 from tests.integration import clock
+from tests.integration.probe import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -51,11 +52,21 @@ SERVICE_ENV = {"CASES_ALLOWED_LATENESS": "7d", "CASES_POLICY_UNKNOWN_ORDER_HOLD"
 
 
 @pytest.fixture(scope="session")
-def service(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`cases run`: every consumer, the relay and the sweeper. Yields its log file."""
+def service_url() -> str:
+    """Where the `service` fixture's `cases run` serves /healthz, /readyz and /metrics."""
+    return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def service(env: dict[str, str], service_url: str,
+            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`cases run`: every consumer, the relay and the sweeper, serving HTTP at
+    `service_url`. Yields its log file."""
     log_path = tmp_path_factory.mktemp("service") / "cases-run.log"
+    port = service_url.rsplit(":", 1)[1]
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "cases_cli.main", "run"], env=env,
+        proc = subprocess.Popen([sys.executable, "-m", "cases_cli.main", "run"],
+                                env={**env, "CASES_HTTP_PORT": port},
                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_for(lambda: proc.poll() is not None or '"sweeper_leading"' in log_path.read_text(),
