@@ -1,7 +1,8 @@
 """Nothing reaches standard error outside the structured format: `cases run`, waiting for
 a broker or a database it cannot reach and then stopped with SIGTERM, writes only JSON
 lines that name their component, logger and level (the default when standard error is
-not a terminal). A running service's librdkafka lines while its broker is down:
+not a terminal), and then the one line every `cases` command ends a failure with: it was
+stopped before it started, so its status is 1. A running service's librdkafka lines while its broker is down:
 tests/integration/test_readiness.py."""
 
 from __future__ import annotations
@@ -52,13 +53,15 @@ def run_then_stop(env: dict[str, str], components: list[str], tmp_path: Path,
                  90, f"{waits} waits for the services")
         assert proc.poll() is None, err.read_text()[-3000:]
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(60) == 0
+        assert proc.wait(60) == 1
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait(30)
     assert out.read_text() == ""
-    entries = structured(err.read_text())
+    *logged, reason = err.read_text().splitlines()
+    assert reason.startswith("cases: stopped before starting; "), reason
+    entries = structured("\n".join(logged))
     assert [e["event"] for e in entries].count("stopping") == 1
     return entries
 
@@ -68,7 +71,7 @@ def test_a_consumer_without_its_broker_logs_only_structured_lines(
     entries = run_then_stop({**env, "KAFKA_BOOTSTRAP_SERVERS": NOWHERE}, ["orders"],
                             tmp_path, waits=1)
     waits = [e for e in entries if e["event"] == "waiting_for_services"]
-    assert all(e["component"] == "orders" and e["error"] == "KafkaException" for e in waits)
+    assert waits and all(e["service"] == "Kafka" and e["at"] == NOWHERE for e in waits)
 
 
 def test_every_component_without_its_database_logs_only_structured_lines(
@@ -76,4 +79,5 @@ def test_every_component_without_its_database_logs_only_structured_lines(
     database = f"postgresql://postgres@{NOWHERE}/order_cases"
     entries = run_then_stop({**env, "DATABASE_URL": database}, [], tmp_path, waits=3)
     waits = [e for e in entries if e["event"] == "waiting_for_services"]
-    assert all(e["error"] == "OperationalError" for e in waits)
+    assert waits and all(e["service"] == "PostgreSQL" and e["reason"] == "Connection refused"
+                         for e in waits)
