@@ -2,8 +2,8 @@
 a broker or a database it cannot reach and then stopped with SIGTERM, writes only JSON
 lines that name their component, logger and level (the default when standard error is
 not a terminal), and then the one line every `cases` command ends a failure with: it was
-stopped before it started, so its status is 1. A running service's librdkafka lines while its broker is down:
-tests/integration/test_readiness.py."""
+stopped before it started, so its status is 1. A running service's librdkafka lines
+while its broker is down: tests/integration/test_readiness.py."""
 
 from __future__ import annotations
 
