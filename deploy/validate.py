@@ -12,11 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import re
-import subprocess
 import sys
-import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +25,16 @@ import yaml
 DEPLOY = Path(__file__).resolve().parent
 REPO = DEPLOY.parent
 KUBERNETES = DEPLOY / "kubernetes"
-OBSERVABILITY = DEPLOY / "observability"
 sys.path.insert(0, str(REPO))
+from validate_compose import check_compose  # noqa: E402  (beside this file)
+from validate_observability import (  # noqa: E402  (beside this file)
+    Report,
+    check_dashboard,
+    check_rules,
+    check_with_promtool,
+    known_metrics,
+)
+
 from schemas import INBOUND_TOPICS  # noqa: E402  (no imports of its own: safe here)
 
 #: the oldest and the newest Kubernetes the manifests must be valid for
@@ -46,20 +50,6 @@ KEDA_KINDS = {"ScaledObject": "keda.sh_scaledobjects.yaml",
 KEDA_SASL = {"PLAIN": "plaintext", "SCRAM-SHA-256": "scram_sha256",
              "SCRAM-SHA-512": "scram_sha512", "OAUTHBEARER": "oauthbearer", "GSSAPI": "gssapi"}
 SQL_FILES = ("database-role.sql", "database-login.sql")
-
-
-class Report:
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def check(self, ok: bool, problem: str) -> bool:
-        if not ok:
-            self.problems.append(problem)
-        return ok
-
-    def section(self, title: str, before: int) -> None:
-        found = len(self.problems) - before
-        print(f"validate: {title}: {'ok' if not found else f'{found} problem(s)'}")
 
 
 # ---- loading ---------------------------------------------------------------------------
@@ -345,175 +335,6 @@ def write_sql_configmap() -> None:
     (KUBERNETES / "database-sql.yaml").write_text(text)
 
 
-# ---- compose ---------------------------------------------------------------------------
-
-def check_compose(report: Report, compose_zip: Path) -> None:
-    before = len(report.problems)
-    with zipfile.ZipFile(compose_zip) as archive:
-        member = next(n for n in archive.namelist() if n.endswith("/schema/compose-spec.json"))
-        schema = json.loads(archive.read(member))
-    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    validator = jsonschema.validators.validator_for(schema)(schema)
-    for error in validator.iter_errors(compose):
-        where = "/".join(str(p) for p in error.absolute_path)
-        report.check(False, f"compose.yaml: {where}: {error.message}")
-    services = compose.get("services", {})
-    for component in COMPONENTS:
-        service = services.get(component)
-        if not report.check(service is not None, f"compose.yaml: no service {component}"):
-            continue
-        report.check(service.get("command") == ["run", component],
-                     f"compose.yaml: {component} should run `cases run {component}`")
-        url = service.get("environment", {}).get("DATABASE_URL", "")
-        report.check("order_cases_app" in url,
-                     f"compose.yaml: {component} must log in as the runtime role "
-                     f"order_cases_app, not {url.split('@')[0]}")
-        grace = service.get("stop_grace_period", "10s")
-        report.check(_seconds(grace) >= MIN_GRACE_SECONDS,
-                     f"compose.yaml: {component}'s stop_grace_period {grace} is shorter "
-                     f"than {MIN_GRACE_SECONDS}s")
-        report.check("database-role" in service.get("depends_on", {}),
-                     f"compose.yaml: {component} must wait for the database role step")
-    role = services.get("database-role", {})
-    mounted = " ".join(role.get("volumes", []))
-    report.check(all(f"./{name}:" in mounted for name in SQL_FILES),
-                 "compose.yaml: database-role must run deploy/database-role.sql and "
-                 "database-login.sql")
-    report.section("compose.yaml against the Compose specification", before)
-
-
-def _seconds(text: str) -> float:
-    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001, "us": 1e-6}
-    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)",
-                                                           str(text)))
-
-
-# ---- Prometheus rules and the Grafana dashboard ----------------------------------------
-
-_METRIC = re.compile(r"\border_cases_[a-z0-9_]+")
-_HISTOGRAM_PARTS = ("_bucket", "_sum", "_count")
-
-
-def known_metrics(report: Report) -> set[str]:
-    names = [line.strip() for line in (OBSERVABILITY / "metrics.txt").read_text().splitlines()]
-    report.check(all(re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", n) for n in names),
-                 "metrics.txt: one metric name per line, nothing else")
-    report.check(len(names) == len(set(names)), "metrics.txt: a name is listed twice")
-    return set(names)
-
-
-def unknown_metrics(expr: str, known: set[str]) -> list[str]:
-    unknown = []
-    for name in _METRIC.findall(expr):
-        base = next((name[: -len(s)] for s in _HISTOGRAM_PARTS
-                     if name.endswith(s) and name[: -len(s)] in known), name)
-        if base not in known:
-            unknown.append(name)
-    return unknown
-
-
-def check_rules(report: Report, known: set[str]) -> list[str]:
-    before = len(report.problems)
-    rules = yaml.safe_load((OBSERVABILITY / "alerts.yaml").read_text())
-    exprs, names = [], []
-    for group in rules.get("groups", []):
-        for rule in group.get("rules", []):
-            name = rule.get("alert") or rule.get("record")
-            names.append(name)
-            exprs.append(rule.get("expr", ""))
-            report.check(bool(rule.get("expr")), f"alerts.yaml: {name} has no expr")
-            if "alert" in rule:
-                report.check(rule.get("labels", {}).get("severity") in ("warning", "critical"),
-                             f"alerts.yaml: {name} needs severity warning or critical")
-                report.check(bool(rule.get("annotations", {}).get("summary")),
-                             f"alerts.yaml: {name} needs a summary")
-            for metric in unknown_metrics(rule.get("expr", ""), known):
-                report.check(False, f"alerts.yaml: {name} uses {metric}, not in metrics.txt")
-            report.check(bool(_METRIC.search(rule.get("expr", ""))),
-                         f"alerts.yaml: {name} uses none of the service's metrics")
-    wanted = {"lag growing": "Lag", "dead letters": "DeadLetters",
-              "outbox oldest event age": "Outbox", "a component not ready": "NotReady",
-              "watermark stalled": "Watermark"}
-    for what, part in wanted.items():
-        report.check(any(part in n for n in names), f"alerts.yaml: no alert on {what}")
-    report.section(f"{len(names)} alert rules: structure and metric names", before)
-    return exprs
-
-
-def check_dashboard(report: Report, known: set[str]) -> list[str]:
-    before = len(report.problems)
-    try:
-        dashboard = json.loads((OBSERVABILITY / "dashboard.json").read_text())
-    except json.JSONDecodeError as error:
-        report.check(False, f"dashboard.json is not JSON: {error}")
-        report.section("the dashboard", before)
-        return []
-    report.check(bool(dashboard.get("uid")) and bool(dashboard.get("title")),
-                 "dashboard.json: a uid and a title")
-    panels = list(_panels(dashboard.get("panels", [])))
-    ids = [p.get("id") for p in panels]
-    report.check(len(ids) == len(set(ids)), "dashboard.json: panel ids repeat")
-    exprs = []
-    for panel in panels:
-        title = panel.get("title", panel.get("id"))
-        grid = panel.get("gridPos", {})
-        report.check(grid.get("x", -1) >= 0 and grid.get("x", 0) + grid.get("w", 99) <= 24,
-                     f"dashboard.json: {title}: gridPos outside the 24 columns")
-        if panel.get("type") == "row":
-            continue
-        targets = panel.get("targets", [])
-        report.check(bool(targets) and all(t.get("expr") for t in targets),
-                     f"dashboard.json: {title}: a panel needs targets with expressions")
-        for target in targets:
-            expr = target.get("expr", "")
-            exprs.append(expr)
-            report.check(bool(_METRIC.search(expr)),
-                         f"dashboard.json: {title}: {expr!r} uses none of the service's metrics")
-            for metric in unknown_metrics(expr, known):
-                report.check(False, f"dashboard.json: {title}: {metric} is not in metrics.txt")
-    for variable in dashboard.get("templating", {}).get("list", []):
-        query = variable.get("query")
-        text = query.get("query", "") if isinstance(query, dict) else str(query or "")
-        for metric in unknown_metrics(text, known):
-            report.check(False, f"dashboard.json: variable {variable.get('name')}: {metric} "
-                                f"is not in metrics.txt")
-    report.section(f"the dashboard: {len(panels)} panels, {len(exprs)} expressions", before)
-    return exprs
-
-
-def _panels(panels: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
-    for panel in panels:
-        yield panel
-        yield from _panels(panel.get("panels", []))
-
-
-def check_with_promtool(report: Report, promtool: Path, dashboard_exprs: list[str]) -> None:
-    before = len(report.problems)
-    for args in (["check", "rules", "alerts.yaml"], ["test", "rules", "alerts.test.yaml"]):
-        done = subprocess.run([str(promtool), *args], cwd=OBSERVABILITY, capture_output=True,
-                              text=True)
-        report.check(done.returncode == 0, f"promtool {' '.join(args)}:\n"
-                                           f"{done.stdout}{done.stderr}".rstrip())
-    # the dashboard's expressions parsed by Prometheus too: as recording rules, with
-    # Grafana's variables given plausible values
-    grafana = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
-               "$topic": ".*"}
-    rules = []
-    for n, expr in enumerate(dashboard_exprs):
-        for variable, value in grafana.items():
-            expr = expr.replace(variable, value)
-        rules.append({"record": f"dashboard:expression_{n}", "expr": expr})
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml") as file:
-        yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}, file)
-        file.flush()
-        done = subprocess.run([str(promtool), "check", "rules", "--lint=none", file.name],
-                              capture_output=True, text=True)
-    report.check(done.returncode == 0,
-                 f"the dashboard's expressions do not all parse:\n{done.stdout}{done.stderr}")
-    report.section("promtool: check rules, the rules' unit tests, the dashboard's PromQL",
-                   before)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--keda-zip", type=Path)
@@ -531,7 +352,7 @@ def main() -> int:
     report = Report()
     docs = check_kubernetes(report, args.keda_zip)
     check_policy(report, docs)
-    check_compose(report, args.compose_zip)
+    check_compose(report, args.compose_zip, COMPONENTS, MIN_GRACE_SECONDS, SQL_FILES)
     known = known_metrics(report)
     check_rules(report, known)
     dashboard_exprs = check_dashboard(report, known)
