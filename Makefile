@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke chaos \
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke bench-scaling chaos \
   contract-check contract-html contract-snapshot contract-vectors interop
 
 install: $(VENV)/.installed
@@ -83,6 +83,11 @@ bench: install
 # The same, small (about a minute): CI runs it so the benchmark cannot rot.
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+
+# One and two instances of each consumer in its group on the same backlog (4 partitions a
+# topic), for docs/scaling.md. `make bench-scaling SCALING_ARGS="--orders 50000"`.
+bench-scaling: install
+	$(PY) -m bench.scaling $(SCALING_ARGS)
 
 # The contract (docs/contract.md, docs/asyncapi.yaml). contract-check: the AsyncAPI
 # document is valid and covers every schema (the AsyncAPI parser, from npm, pinned in

@@ -54,16 +54,20 @@ class Pipeline:
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started_at: dict[str, float] = {}
 
-    def start(self, *components: str) -> float:
-        """Start these components (all by default); when, as time.perf_counter()."""
+    def start(self, *components: str, instances: int = 1) -> float:
+        """Start `instances` processes of each of these components (all by default):
+        the first named after its component, the others `orders#2` and on (members of
+        the same consumer group); when, as time.perf_counter()."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        for name in components or COMPONENTS:
-            with open(self.log(name), "ab") as log:
-                self.procs[name] = subprocess.Popen(
-                    [sys.executable, "-m", "cases_cli.main", "run", name], env=self.env,
-                    cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-            self.started_at[name] = time.perf_counter()
+        for component in components or COMPONENTS:
+            for number in range(1, instances + 1):
+                name = component if number == 1 else f"{component}#{number}"
+                with open(self.log(name), "ab") as log:
+                    self.procs[name] = subprocess.Popen(
+                        [sys.executable, "-m", "cases_cli.main", "run", component],
+                        env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                self.started_at[name] = time.perf_counter()
         return started
 
     def log(self, name: str) -> Path:
@@ -238,6 +242,11 @@ def stages(log: Path) -> Stages:
         for name in names:
             out.parts[name] = out.parts.get(name, 0.0) + entry.get(name, 0.0)
     return out
+
+
+def component_of(name: str) -> str:
+    """The component a process of Pipeline.procs runs (`orders#2` -> `orders`)."""
+    return name.split("#", 1)[0]
 
 
 def service_env(settings: Settings, database_url: str) -> dict[str, str]:

@@ -37,8 +37,10 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 import psycopg
 
@@ -157,9 +159,10 @@ class LatencyPlan:
 
 def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workload,
                   log_dir: Path, order: list[str] | None = None,
-                  latency: LatencyPlan | None = None) -> PipelineRun:
+                  latency: LatencyPlan | None = None, instances: int = 1) -> PipelineRun:
     """Every component on a fresh database reading the backlog from its start; with
-    `order`, the sweeper and relay first and the consumers one at a time in that order."""
+    `order`, the sweeper and relay first and the consumers one at a time in that order;
+    `instances` processes of each consumer (one relay, one sweeper)."""
     database = fresh_database(svc.database_url, f"bench_{label}")
     migrate(database)
     move_groups_to(settings, workload.starts)
@@ -167,13 +170,14 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
     servers, wal = _server_cpu(svc), _wal_bytes(svc.database_url)
     try:
         if order is None:
-            started = pipeline.start()
+            started = pipeline.start(*INBOUND_TOPICS, instances=instances)
+            pipeline.start("relay", "sweeper")
             result = drain(settings, pipeline, workload.ends, database, started)
         else:
             started = pipeline.start("sweeper", "relay")
             harness = 0.0
             for topic in order:
-                pipeline.start(topic)
+                pipeline.start(topic, instances=instances)
                 harness += drain(settings, pipeline, workload.ends, database, started,
                                  topics=[topic], decisions=False).harness_cpu
             result = drain(settings, pipeline, workload.ends, database, started)
@@ -203,6 +207,15 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
     finally:
         pipeline.stop()
         drop_database(svc.database_url, f"bench_{label}")
+
+
+def bench_settings(svc: Services, partitions: int | None = None) -> Settings:
+    """The settings of `svc`, the database migrated and the topics created (with
+    `partitions`, else as CASES_TOPIC_PARTITIONS or the broker's default)."""
+    settings = settings_from_env({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": svc.bootstrap,
+                                  "DATABASE_URL": svc.database_url})
+    setup(partitions=partitions, settings=settings)
+    return settings
 
 
 def each_alone(settings: Settings, svc: Services, workload: Workload, log_dir: Path
@@ -267,10 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     items = generate(args.seed, orders)
     small_items = generate(args.seed + 1, orders // 10)
     with services() as svc, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
-        env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": svc.bootstrap,
-               "DATABASE_URL": svc.database_url}
-        settings = settings_from_env(env)
-        setup(settings=settings)
+        settings = bench_settings(svc)
         log_dir = Path(logs)
         # the tenth first, alone on the topics: a pass reads its backlog to the end of the
         # topics, and records of another workload after it would be late for it
@@ -319,17 +329,21 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if problems else 0
 
 
+def run_problems(run: PipelineRun) -> list[str]:
+    """What must hold of any pipeline pass over a backlog published before it."""
+    problems = []
+    if run.drain.case_events == 0:
+        problems.append(f"{run.label}: no case events")
+    if run.late_orders:
+        problems.append(f"{run.label}: {run.late_orders} orders decided again from a "
+                        "backlog that was all on the broker first")
+    return problems
+
+
 def _check(bench: Bench) -> list[str]:
     """What must hold on any machine (the targets are reported, not enforced)."""
-    problems = []
-    for run in [*bench.mixed, bench.worst, bench.small]:
-        if run is None:
-            continue
-        if run.drain.case_events == 0:
-            problems.append(f"{run.label}: no case events")
-        if run.late_orders:
-            problems.append(f"{run.label}: {run.late_orders} orders decided again from a "
-                            "backlog that was all on the broker first")
+    problems = [p for run in [*bench.mixed, bench.worst, bench.small] if run is not None
+                for p in run_problems(run)]
     for run in bench.mixed:
         for lat in (run.latency_after_backlog, run.latency):
             if lat is not None and not lat.total:
@@ -339,11 +353,16 @@ def _check(bench: Bench) -> list[str]:
     return problems
 
 
-if __name__ == "__main__":
+def entry(main: Callable[[], int], prog: str = "bench") -> NoReturn:
+    """Run a benchmark's `main` as a command: a BenchError is one line and status 1."""
     try:
         sys.exit(main())
     except BenchError as exc:
-        print(f"bench: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    entry(main)
