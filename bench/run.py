@@ -34,6 +34,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -354,7 +355,9 @@ def _check(bench: Bench) -> list[str]:
 
 
 def entry(main: Callable[[], int], prog: str = "bench") -> NoReturn:
-    """Run a benchmark's `main` as a command: a BenchError is one line and status 1."""
+    """Run a benchmark's `main` as a command: a BenchError is one line and status 1;
+    SIGTERM unwinds like Ctrl-C, so its broker, database and components are stopped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         sys.exit(main())
     except BenchError as exc:
