@@ -47,6 +47,8 @@ class Supervisor(Component):
         return status, components
 
     def wait_ready(self, what: str) -> None:
+        wait_for(lambda: self.proc.poll() is not None or get_quietly(self), 120,
+                 "the HTTP endpoint")
         wait_for(lambda: self.readiness()[0] == 200, 120, what)
 
 
@@ -58,8 +60,6 @@ def stored(db: psycopg.Connection, order_ids: list[str]) -> int:
 def test_readiness_drops_while_postgres_is_down_and_returns_after(
         stack: Stack) -> None:  # noqa: F811
     service = Supervisor(stack)
-    wait_for(lambda: service.proc.poll() is not None or get_quietly(service), 120,
-             "the HTTP endpoint")
     service.wait_ready("the service to be ready")
 
     stack.stop_postgres()
@@ -87,8 +87,6 @@ def test_readiness_drops_while_postgres_is_down_and_returns_after(
 def test_librdkafka_lines_while_the_broker_is_down_are_structured(
         stack: Stack) -> None:  # noqa: F811
     service = Supervisor(stack)
-    wait_for(lambda: service.proc.poll() is not None or get_quietly(service), 120,
-             "the HTTP endpoint")
     service.wait_ready("the service to be ready")
 
     stack.stop_kafka()
