@@ -46,7 +46,12 @@ def _child(name: str, log_level: str) -> None:
 class CannotStart(Exception):
     """`cases run` gives up before starting a component, in one line: a service it needs
     cannot be reached and waiting will not change that, or the wait ran out, or it was
-    stopped while waiting."""
+    stopped while waiting. `check_running`: a start-up check was left running in its
+    thread (stopped in the middle of it)."""
+
+    def __init__(self, message: str, check_running: bool = False) -> None:
+        super().__init__(message)
+        self.check_running = check_running
 
 
 #: how often a wait for a check under way looks whether it was stopped
@@ -97,7 +102,8 @@ def when_reachable(settings: Settings, stop: threading.Event,
             return True
         if outcome is False:
             raise CannotStart("stopped before starting" + (
-                f"; {last.line()}" if last else ", while checking Kafka and PostgreSQL"))
+                f"; {last.line()}" if last else ", while checking Kafka and PostgreSQL"),
+                check_running=True)
         assert isinstance(outcome, BaseException)
         fault = fault_of(outcome, settings)
         if fault is None:

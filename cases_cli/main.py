@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 from collections.abc import Sequence
 
@@ -144,6 +145,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return recovery.dlq_redrive(args.topic)
     except (ConfigurationError, CommandError, CannotStart) as exc:
         print(f"cases: {exc}", file=sys.stderr)
+        if isinstance(exc, CannotStart) and exc.check_running:
+            # its thread is inside librdkafka or libpq: the interpreter's shutdown around
+            # it can crash the process (SIGSEGV was seen), so leave without one
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(1)
         return 1
     except psycopg.OperationalError as exc:
         print(f"cases: cannot reach PostgreSQL: {str(exc).strip().splitlines()[0]}",
