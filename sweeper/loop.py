@@ -57,18 +57,23 @@ class Sweeper:
     on_tick: Callable[[], None] = lambda: None
 
     def run(self) -> None:
-        ends = watermark.LogEnds(kafka.admin(self.settings))
-        while not self.stop.is_set():
-            try:
-                with connect(self.settings, "order-cases.sweeper") as conn:
-                    self._lead(conn, ends)
-            except psycopg.OperationalError as exc:
-                # not `on_leading(False)`: that says the database answered (another
-                # sweeper leads), and readiness would count the outage as over
-                self.on_database_error()
-                log.warning("sweeper_database_unavailable", error=type(exc).__name__,
-                            reason=str(exc).strip().splitlines()[0] if str(exc) else "")
-                self.stop.wait(1.0)
+        ends = watermark.LogEnds(
+            kafka.admin(self.settings),
+            group_reader=lambda group: kafka.private_consumer(self.settings, group))
+        try:
+            while not self.stop.is_set():
+                try:
+                    with connect(self.settings, "order-cases.sweeper") as conn:
+                        self._lead(conn, ends)
+                except psycopg.OperationalError as exc:
+                    # not `on_leading(False)`: that says the database answered (another
+                    # sweeper leads), and readiness would count the outage as over
+                    self.on_database_error()
+                    log.warning("sweeper_database_unavailable", error=type(exc).__name__,
+                                reason=str(exc).strip().splitlines()[0] if str(exc) else "")
+                    self.stop.wait(1.0)
+        finally:
+            ends.close()
 
     def _lead(self, conn: psycopg.Connection, ends: watermark.LogEnds) -> None:
         while not self.stop.is_set():

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Callable
 
 import psycopg
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bootstrap import kafka
@@ -24,8 +25,12 @@ class LogEnds:
     """Where every inbound partition's log ends, asked in one request per broker
     (ListOffsets); the partitions and where their logs begin are refreshed now and then."""
 
-    def __init__(self, admin: AdminClient, timeout: float = 5.0) -> None:
+    def __init__(self, admin: AdminClient, timeout: float = 5.0,
+                 group_reader: Callable[[str], Consumer] | None = None) -> None:
         self.admin, self.timeout = admin, timeout
+        #: a consumer of a group that joins nothing, to ask where the group committed
+        self.group_reader = group_reader
+        self._readers: dict[str, Consumer] = {}
         self._starts: dict[tuple[str, int], int] = {}
         self._highest: dict[tuple[str, int], int] = {}
         self._known_until = 0.0
@@ -67,20 +72,29 @@ class LogEnds:
 
     def committed(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
         """Where the service's consumer groups committed these partitions (those never
-        committed are left out); KafkaException when the broker cannot say."""
+        committed are left out); KafkaException when the broker cannot say. Asked by a
+        consumer of each group, not the admin client: librdkafka's admin OffsetFetch can
+        crash the process (SIGSEGV) when the group's coordinator is not ready yet."""
+        if self.group_reader is None:
+            return {}
         by_group: dict[str, list[TopicPartition]] = {}
         for topic, partition in partitions:
             by_group.setdefault(kafka.consumer_group(topic), []).append(
                 TopicPartition(topic, partition))
         found: dict[tuple[str, int], int] = {}
         for group, wanted in sorted(by_group.items()):
-            (future,) = self.admin.list_consumer_group_offsets(
-                [ConsumerGroupTopicPartitions(group, wanted)],
-                request_timeout=self.timeout).values()
-            for tp in future.result(self.timeout).topic_partitions:
+            reader = self._readers.get(group)
+            if reader is None:
+                reader = self._readers[group] = self.group_reader(group)
+            for tp in reader.committed(wanted, timeout=self.timeout):
                 if tp.error is None and tp.offset >= 0:
                     found[(tp.topic, tp.partition)] = tp.offset
         return found
+
+    def close(self) -> None:
+        for reader in self._readers.values():
+            reader.close()
+        self._readers.clear()
 
 
 def partitions_read(logs: dict[tuple[str, int], tuple[int, int]], stored: Progress,

@@ -62,7 +62,6 @@ def test_a_sweeper_that_cannot_reach_the_database_becomes_not_ready(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(loop, "connect", refused)
     monkeypatch.setattr(loop.kafka, "admin", lambda _settings: None)
-    monkeypatch.setattr(loop.watermark, "LogEnds", lambda _admin: None)
     assert run_through_outage(monkeypatch, "sweeper", lambda stop, state: components.sweeper(
         SETTINGS, stop, state)) == 0.0
 
