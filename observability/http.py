@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import threading
 import time
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TypeVar
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -28,6 +31,25 @@ def registry() -> CollectorRegistry:
     return REGISTRY
 
 
+T = TypeVar("T")
+
+#: a component process's metrics file is empty for a moment after it is created, and
+#: prometheus_client then fails to read it (struct.error): read again, a few times
+_READ_ATTEMPTS = 3
+_READ_AGAIN_SECONDS = 0.05
+
+
+def _read_metrics(read: Callable[[], T]) -> T:
+    for attempt in range(1, _READ_ATTEMPTS + 1):
+        try:
+            return read()
+        except struct.error:
+            if attempt == _READ_ATTEMPTS:
+                raise
+            time.sleep(_READ_AGAIN_SECONDS)
+    raise AssertionError("unreachable")
+
+
 def serve(port: int, components: list[str]) -> ThreadingHTTPServer:
     """Start serving in a daemon thread; the server (shut it down to stop)."""
     started = time.monotonic()
@@ -35,13 +57,23 @@ def serve(port: int, components: list[str]) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             path = self.path.split("?", 1)[0]
-            if path == "/metrics":
-                self._reply(200, generate_latest(registry()), CONTENT_TYPE_LATEST)
-                return
-            if path not in ("/healthz", "/readyz"):
+            if path not in ("/metrics", "/healthz", "/readyz"):
                 self._reply(404, b"not found\n", "text/plain")
                 return
-            found = health.statuses(registry(), components)
+            try:
+                self._answer(path)
+            except struct.error as exc:  # a metrics file still being created
+                log.warning("metrics_unreadable", path=path, error=str(exc))
+                self._reply(503, json.dumps({"status": "failing", "reason":
+                                             "metrics being written"}).encode() + b"\n",
+                            "application/json")
+
+        def _answer(self, path: str) -> None:
+            if path == "/metrics":
+                self._reply(200, _read_metrics(lambda: generate_latest(registry())),
+                            CONTENT_TYPE_LATEST)
+                return
+            found = _read_metrics(lambda: health.statuses(registry(), components))
             ok = (health.alive(found, time.monotonic() - started) if path == "/healthz"
                   else health.ready(found))
             body = {"status": "ok" if ok else "failing",
