@@ -49,16 +49,31 @@ def _avro(record: InboundRecord) -> dict[str, object]:
             **{f.name: plain(getattr(record, f.name)) for f in dataclasses.fields(record)}}
 
 
+def _store_and_decide(conn: psycopg.Connection) -> None:
+    """Eight batches stored and decided: PostgreSQL caches a generic plan after five
+    executions, made here while every table holds a few rows."""
+    for n in range(8):
+        with transaction(conn):
+            store_batch(PostgresStore(conn), _batch(n),
+                        [PartitionStep("t", 0, 6 * n + 6, None)])
+        decide_pass(conn, FAR, POLICY)
+
+
+def _generic_plan(conn: psycopg.Connection, name: str, parameters: int) -> str:
+    """The generic plan of a prepared statement, with the settings every batch runs with."""
+    with transaction(conn):
+        conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+        explain = sql.SQL("EXPLAIN EXECUTE {}({})").format(
+            sql.Identifier(name), sql.SQL(", ").join([sql.NULL] * parameters))
+        return "\n".join(row[0] for row in conn.execute(explain).fetchall())
+
+
 @pytest.mark.integration
 def test_prepared_on_empty_tables_the_statements_stay_key_lookups(empty_database):
     with psycopg.connect(empty_database, autocommit=True) as conn:
         # PostgreSQL caches a generic plan after five executions: made here, while every
         # table holds a few rows, when a scan of the whole table is the cheapest plan
-        for n in range(8):
-            with transaction(conn):
-                store_batch(PostgresStore(conn), _batch(n),
-                            [PartitionStep("t", 0, 6 * n + 6, None)])
-            decide_pass(conn, FAR, POLICY)
+        _store_and_decide(conn)
         conn.execute("INSERT INTO orders (order_id, state) "
                      "SELECT 'grown-' || g, '{}'::jsonb FROM generate_series(1, 20000) g")
         conn.execute("INSERT INTO order_records (event_id, order_id, occurred_at, record_type,"
@@ -72,11 +87,7 @@ def test_prepared_on_empty_tables_the_statements_stay_key_lookups(empty_database
         ).fetchall()
         assert len(statements) >= 10
         for name, statement, parameters in statements:
-            with transaction(conn):  # the settings every batch runs with
-                conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-                explain = sql.SQL("EXPLAIN EXECUTE {}({})").format(
-                    sql.Identifier(name), sql.SQL(", ").join([sql.NULL] * parameters))
-                plan = "\n".join(row[0] for row in conn.execute(explain).fetchall())
+            plan = _generic_plan(conn, name, parameters)
             assert not [w for w in WHOLE_TABLE if w in plan], f"{statement}\n{plan}"
 
 
@@ -87,11 +98,7 @@ def test_an_orders_undecided_records_are_found_by_order_once_nearly_all_are_deci
     undecided records look free: the planner then scanned all of it for each order of a
     pass. By order, the index is the right one whatever the statistics say."""
     with psycopg.connect(empty_database, autocommit=True) as conn:
-        for n in range(8):
-            with transaction(conn):
-                store_batch(PostgresStore(conn), _batch(n),
-                            [PartitionStep("t", 0, 6 * n + 6, None)])
-            decide_pass(conn, FAR, POLICY)
+        _store_and_decide(conn)
         conn.execute("INSERT INTO order_records (event_id, order_id, occurred_at, record_type,"
                      ' topic, "partition", "offset", "timestamp", payload, decided) '
                      "SELECT 'grown-' || g, 'grown-' || (g / 7), now(), 'OrderCancelled', 't', "
@@ -101,9 +108,5 @@ def test_an_orders_undecided_records_are_found_by_order_once_nearly_all_are_deci
             "SELECT name, cardinality(parameter_types) FROM pg_prepared_statements "
             "WHERE statement LIKE %s", ("%FROM order_records WHERE order_id = k.id%",)
         ).fetchall()
-        with transaction(conn):
-            conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            plan = "\n".join(row[0] for row in conn.execute(sql.SQL(
-                "EXPLAIN EXECUTE {}({})").format(sql.Identifier(name), sql.SQL(", ").join(
-                    [sql.NULL] * parameters))).fetchall())
+        plan = _generic_plan(conn, name, parameters)
         assert "order_records_by_order" in plan and "order_records_undecided" not in plan, plan
