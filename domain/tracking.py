@@ -21,7 +21,12 @@ from domain.vocabulary import CarrierStatus, CaseReason, CloseReason, Role, Rule
 
 
 def carrier_report(d: Decision, update: TrackingUpdated) -> None:
-    if d.order.keep_report(Parcel.of(update), CarrierReport.of(update)):
+    # Kept whatever the parcel (a case may name it later), but only a report on a parcel
+    # the case names decides anything: another parcel's must not close a case again that
+    # support reopened after its delivery.
+    parcel = Parcel.of(update)
+    if (d.order.keep_report(parcel, CarrierReport.of(update))
+            and parcel in d.order.tracked_parcels()):
         close_if_delivered(d, update.event_id, update.occurred_at)
 
 

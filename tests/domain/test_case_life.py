@@ -106,6 +106,14 @@ def test_tracking_never_closes_a_not_as_described_case():
     assert order.case.state == "open"
 
 
+def test_another_parcels_report_does_not_close_a_case_support_reopened_after_delivery():
+    order, _ = run(placed(), open_case(), add_tracking(), delivered(at=OPENED + 2 * DAY))
+    assert order.case.state == "closed"
+    order, events = run(support("reopen", at=OPENED + 3 * DAY),
+                        delivered(at=OPENED + 4 * DAY, tracking_number="T9"), order=order)
+    assert types(events) == ["CaseReopened"] and order.case.state == "escalated"
+
+
 def test_an_older_carrier_status_does_not_replace_a_newer_one():
     newer = delivered(at=OPENED + 2 * DAY, status="returned_to_sender", delivered_to=None)
     older = delivered(at=OPENED + DAY)
