@@ -155,6 +155,6 @@ def _settled(database_url: str) -> bool:
     """Nothing left to decide or publish."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
-            "SELECT (SELECT count(*) FROM order_records WHERE NOT decided) + "
+            "SELECT (SELECT count(*) FROM undecided_records) + "
             "(SELECT count(*) FROM case_events WHERE published_at IS NULL)").fetchone()
     return bool(row) and row[0] == 0

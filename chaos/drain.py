@@ -44,8 +44,8 @@ INTERVAL = 1.0
 #: everything `Progress` reads from PostgreSQL, in one statement
 DATABASE_FIGURES = """
 SELECT w.low, now(),
-  (SELECT count(*) FROM order_records WHERE NOT decided AND occurred_at <= w.low),
-  (SELECT count(*) FROM parcel_reports WHERE NOT decided AND occurred_at <= w.low),
+  (SELECT count(*) FROM undecided_records WHERE occurred_at <= w.low),
+  (SELECT count(*) FROM undecided_reports WHERE occurred_at <= w.low),
   (SELECT count(*) FROM orders WHERE due_at <= w.low),
   (SELECT count(*) FROM case_events WHERE published_at IS NULL),
   (SELECT count(*) FROM dead_letter_outbox WHERE published_at IS NULL)

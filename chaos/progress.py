@@ -1,9 +1,10 @@
 """How far a fleet has drained the backlog, and the clock the chaos run's faults follow.
 
 A fleet's work on the backlog is three counts, each only ever growing: records stored
-(the inbox), records decided (`order_records` and `parcel_reports` marked decided) and
-case events published. Its progress is the mean of the three as fractions of what the
-baseline's drain came to, so that storing, deciding and publishing weigh alike.
+(the inbox), records decided (stored in `order_records` and `parcel_reports`, less
+those still queued to be decided) and case events published. Its progress is the mean
+of the three as fractions of what the baseline's drain came to, so that storing,
+deciding and publishing weigh alike.
 
 The baseline records its progress against time (`Pace`): the fault plan is drawn over the
 baseline's drain in seconds, and in the chaos run a fault planned at second `t` comes
@@ -28,8 +29,10 @@ INTERVAL = 0.25
 
 WORK_FIGURES = """
 SELECT (SELECT count(*) FROM inbox),
-       (SELECT count(*) FROM order_records WHERE decided)
-         + (SELECT count(*) FROM parcel_reports WHERE decided),
+       (SELECT count(*) FROM order_records)
+         - (SELECT count(*) FROM undecided_records)
+         + (SELECT count(*) FROM parcel_reports)
+         - (SELECT count(*) FROM undecided_reports),
        (SELECT count(*) FROM case_events WHERE published_at IS NOT NULL)
 """
 

@@ -37,12 +37,13 @@ GRANT USAGE ON SCHEMA public TO order_cases_runtime;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM order_cases_runtime;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM order_cases_runtime;
 
--- What the consumers read, kept for the sweeper: inserted once, marked decided; a record
+-- What the consumers read, kept for the sweeper: inserted once, never rewritten; a record
 -- the sweeper finds to be bad input is deleted (it goes to the dead-letter outbox).
 GRANT SELECT, INSERT, DELETE ON order_records TO order_cases_runtime;
-GRANT UPDATE (decided) ON order_records TO order_cases_runtime;
 GRANT SELECT, INSERT ON parcel_reports TO order_cases_runtime;
-GRANT UPDATE (decided) ON parcel_reports TO order_cases_runtime;
+-- What waits to be decided: queued by the consumers, deleted once decided.
+GRANT SELECT, INSERT, DELETE ON undecided_records TO order_cases_runtime;
+GRANT SELECT, INSERT, DELETE ON undecided_reports TO order_cases_runtime;
 
 -- How far each inbound partition has been read, and the watermark computed from it.
 GRANT SELECT, INSERT ON inbound_progress TO order_cases_runtime;

@@ -57,6 +57,9 @@ class PassReport:
     deadlines: dict[str, int] = field(default_factory=dict)
     #: records that came too late, by topic
     late: dict[str, int] = field(default_factory=dict)
+    #: carrier reports taken in but left undecided (by event_id, with the orders that
+    #: took them in): another order whose case names their parcel is in another chunk
+    reports_left: dict[str, set[str]] = field(default_factory=dict)
 
     def add(self, other: PassReport) -> None:
         for name in ("orders", "records", "events", "late_orders", "superseded", "refused",
@@ -66,6 +69,8 @@ class PassReport:
             self.deadlines[rule] = self.deadlines.get(rule, 0) + count
         for topic, count in other.late.items():
             self.late[topic] = self.late.get(topic, 0) + count
+        for event_id, orders in other.reports_left.items():
+            self.reports_left.setdefault(event_id, set()).update(orders)
 
 
 Units = Callable[[], AbstractContextManager[DecideUnitOfWork]]
@@ -83,9 +88,12 @@ def decide_until(units: Units, until: dt.datetime, policy: Policy,
         with units() as uow:
             report.add(decide_orders(uow, work.order_ids[start:start + chunk], until,
                                      policy))
-    if work.reports:
+    if report.reports_left:
+        # Decided once every order naming the parcel has taken them in this pass; one
+        # that came in after its order's chunk is still undecided for it: late, next pass.
         with units() as uow:
-            uow.reports_decided(work.reports)
+            uow.reports_decided(report.reports_left)
+        report.reports_left = {}
     return report
 
 
@@ -112,8 +120,8 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
     events: list[RecordedEvent] = []
     refused: list[Refused] = list(loaded.unreadable)
     decided: list[str] = []
-    #: carrier reports these orders took in: decided with them, in this transaction
-    taken_in: list[str] = []
+    #: carrier reports these orders took in (and which did): decided with them
+    taken_in: dict[str, set[str]] = {}
     for order_id in order_ids:
         order = loaded.orders[order_id]
         undecided = loaded.undecided.get(order_id, [])
@@ -136,8 +144,9 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
             decision = advance(order, [s.record for s in entries], until, policy,
                                loaded.sellers)
             outcome = Outcome(decision.events, decision.invalid, entries)
-        taken_in += [s.record.event_id for s in [*outcome.stored, *kept]
-                     if isinstance(s.record, TrackingUpdated)]
+        for s in [*outcome.stored, *kept]:
+            if isinstance(s.record, TrackingUpdated):
+                taken_in.setdefault(s.record.event_id, set()).add(order_id)
         known = {s.record.event_id: s for s in [*undecided, *outcome.stored]}
         events += [_recorded(event, known, late) for event in outcome.events]
         refused += [Refused(_cause_of(event_id, known), reason)
@@ -148,7 +157,8 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
     # Marked at the end of the pass only, a pass cut short after this transaction would
     # leave them undecided behind orders decided past them: late records, to the next.
     if taken_in:
-        uow.reports_decided(taken_in, orders=order_ids)
+        report.reports_left = {event_id: taken_in[event_id]
+                               for event_id in uow.reports_decided(taken_in)}
     return report
 
 

@@ -8,7 +8,7 @@ Two units of work, one transaction each: a consumer's batch stores what it read
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -149,8 +149,6 @@ class Work:
     """What a pass of the sweeper has to decide, as found when it starts."""
 
     order_ids: list[str] = field(default_factory=list)
-    #: the carrier reports not decided yet (by event_id), marked once their orders are
-    reports: list[str] = field(default_factory=list)
 
 
 class DecideUnitOfWork(Protocol):
@@ -158,7 +156,9 @@ class DecideUnitOfWork(Protocol):
 
     def work(self, until: dt.datetime) -> Work:
         """Orders with a record not decided yet, a time rule due, or a carrier report
-        not decided yet on a parcel their case names, by `until`."""
+        not decided yet on a parcel their case names, by `until`. The carrier reports by
+        `until` on parcels no case names are decided by this: a case naming one of
+        those parcels later takes in every report on it when it does."""
 
     def load(self, order_ids: list[str], until: dt.datetime) -> Loaded:
         """Lock the orders (made where missing) and their sellers; read their records
@@ -186,11 +186,10 @@ class DecideUnitOfWork(Protocol):
         """Write the orders' new state, mark records decided, send refused ones to the
         dead-letter outbox, append the case events to the outbox."""
 
-    def reports_decided(self, event_ids: list[str],
-                        orders: Sequence[str] | None = None) -> None:
-        """Mark carrier reports decided (once every order they touch is). With `orders`
-        (the orders decided with them), only the reports whose parcel no other order's
-        case names: another order may still have to find them late."""
+    def reports_decided(self, taken_in: Mapping[str, Collection[str]]) -> list[str]:
+        """Mark decided the carrier reports (by event_id) that every order whose case
+        names their parcel has taken in (`taken_in`: the orders that did); return the
+        others: an order that has not may still have to find them late."""
 
     def content(self, event: CaseEvent) -> object:
         """What an event says, comparable with `PublishedDecision.content`."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -48,6 +48,8 @@ class PostgresDecisions(Timed):
         self.unreadable: list[Refused] = []
         #: bytes of JSON state written (orders and sellers), for the benchmark
         self.state_bytes = 0
+        #: carrier reports not decided yet that cannot be read back (see `reports`)
+        self._unreadable_reports: list[str] = []
 
     # ---- reading records back ----------------------------------------------------------
 
@@ -75,15 +77,17 @@ class PostgresDecisions(Timed):
 
     def work(self, until: dt.datetime) -> Work:
         orders = self.rows(
-            "SELECT order_id FROM order_records WHERE NOT decided AND occurred_at <= %(u)s "
+            "SELECT order_id FROM undecided_records WHERE occurred_at <= %(u)s "
             "UNION SELECT order_id FROM orders WHERE due_at <= %(u)s "
-            "UNION SELECT p.order_id FROM parcel_reports r JOIN case_proofs p "
-            "USING (carrier, tracking_number) WHERE NOT r.decided AND r.occurred_at <= %(u)s",
-            {"u": until})
-        reports = self.rows(
-            "SELECT event_id FROM parcel_reports WHERE NOT decided AND occurred_at <= %s",
-            (until,))
-        return Work(sorted(r[0] for r in orders), [r[0] for r in reports])
+            "UNION SELECT p.order_id FROM undecided_reports r JOIN case_proofs p "
+            "USING (carrier, tracking_number) WHERE r.occurred_at <= %(u)s", {"u": until})
+        # A report on a parcel no case names is decided by the pass itself: the order
+        # whose case names the parcel later takes in every report on it then.
+        self.execute(
+            "DELETE FROM undecided_reports r WHERE r.occurred_at <= %s AND NOT EXISTS ("
+            "SELECT 1 FROM case_proofs p WHERE p.carrier = r.carrier "
+            "AND p.tracking_number = r.tracking_number)", (until,))
+        return Work(sorted(r[0] for r in orders))
 
     def load(self, order_ids: list[str], until: dt.datetime) -> Loaded:
         ids = sorted(order_ids)
@@ -100,16 +104,12 @@ class PostgresDecisions(Timed):
         undecided: dict[str, list[Stored]] = {}
         unreadable: list[Refused] = []
         placed_sellers = set()
-        # `decided` is tested outside the subquery (OFFSET 0 keeps it there): inside, once
-        # ANALYZE has seen nearly every record decided, the planner took the partial index
-        # of undecided records for each order and scanned all of them (a pass of a few
-        # orders: 1 s instead of 5 ms); by order the index is always the right one
         for order_id, seller_id, *columns in self.rows(
                 'SELECT r.order_id, r.seller_id, r.event_id, r.topic, r."partition", '
-                'r."offset", r.payload, r.headers FROM unnest(%b::text[]) AS k(id), '
-                "LATERAL (SELECT * FROM order_records WHERE order_id = k.id "
-                'AND occurred_at <= %b ORDER BY occurred_at, "offset" OFFSET 0) AS r '
-                "WHERE NOT r.decided", (ids, until)):
+                'r."offset", r.payload, r.headers FROM undecided_records u '
+                "JOIN order_records r USING (event_id) "
+                "WHERE u.order_id = ANY(%b::text[]) AND u.occurred_at <= %b "
+                'ORDER BY r.order_id, r.occurred_at, r."offset"', (ids, until)):
             stored = self._stored(*columns)
             if isinstance(stored, Refused):
                 unreadable.append(stored)
@@ -130,13 +130,16 @@ class PostgresDecisions(Timed):
                 "SELECT r.carrier, r.tracking_number, r.decided, r.event_id, r.topic, "
                 'r."partition", r."offset", r.payload, r.headers '
                 "FROM unnest(%b::text[], %b::text[]) AS k(carrier, number), "
-                "LATERAL (SELECT * FROM parcel_reports WHERE carrier = k.carrier "
-                "AND tracking_number = k.number AND occurred_at <= %b "
-                'ORDER BY occurred_at, "offset" OFFSET 0) AS r',
+                "LATERAL (SELECT p.*, u.event_id IS NULL AS decided FROM parcel_reports p "
+                "LEFT JOIN undecided_reports u USING (event_id) WHERE p.carrier = k.carrier "
+                "AND p.tracking_number = k.number AND p.occurred_at <= %b "
+                'ORDER BY p.occurred_at, p."offset" OFFSET 0) AS r',
                 ([p.carrier for p in wanted], [p.tracking_number for p in wanted], until)):
             stored = self._stored(*columns)
-            if isinstance(stored, Stored):  # an unreadable report counts for nothing
+            if isinstance(stored, Stored):
                 found.setdefault(Parcel(carrier, number), []).append(Report(stored, decided))
+            elif not decided:  # an unreadable report counts for nothing: out of the queue
+                self._unreadable_reports.append(stored.cause.event_id)
         return found
 
     def history(self, order_id: str, until: dt.datetime) -> list[Stored]:
@@ -158,13 +161,13 @@ class PostgresDecisions(Timed):
     def undecided_standing(self, until: dt.datetime) -> list[tuple[str, Stored]]:
         found = [(seller_id, self._stored(*columns)) for seller_id, *columns in self.rows(
             "SELECT coalesce(o.seller_id, p.seller_id), r.event_id, r.topic, "
-            'r."partition", r."offset", r.payload, r.headers FROM order_records r '
-
-            "LEFT JOIN orders o ON o.order_id = r.order_id "
+            'r."partition", r."offset", r.payload, r.headers FROM undecided_records u '
+            "JOIN order_records r USING (event_id) "
+            "LEFT JOIN orders o ON o.order_id = u.order_id "
             "LEFT JOIN LATERAL (SELECT seller_id FROM order_records "
-            "WHERE order_id = r.order_id AND record_type = 'OrderPlaced' "
+            "WHERE order_id = u.order_id AND record_type = 'OrderPlaced' "
             "AND occurred_at <= %(u)s LIMIT 1) p ON true "
-            "WHERE r.standing AND NOT r.decided AND r.occurred_at <= %(u)s "
+            "WHERE u.standing AND u.occurred_at <= %(u)s "
             "AND coalesce(o.seller_id, p.seller_id) IS NOT NULL", {"u": until})]
         return [(seller_id, s) for seller_id, s in found if isinstance(s, Stored)]
 
@@ -233,8 +236,12 @@ class PostgresDecisions(Timed):
                 """, seller_rows)
         decided = sorted(set(decided))
         if decided:
-            self.execute("UPDATE order_records SET decided = true "
-                         "WHERE event_id = ANY(%b::text[])", (decided,))
+            self.execute("DELETE FROM undecided_records WHERE order_id = ANY(%b::text[]) "
+                         "AND event_id = ANY(%b::text[])", (order_rows[0], decided))
+        if self._unreadable_reports:
+            self.execute("DELETE FROM undecided_reports WHERE event_id = ANY(%b::text[])",
+                         (sorted(set(self._unreadable_reports)),))
+            self._unreadable_reports.clear()
         if proofs:
             self.execute(
                 "INSERT INTO case_proofs (carrier, tracking_number, order_id) "
@@ -268,6 +275,10 @@ class PostgresDecisions(Timed):
             JOIN order_records r ON r.event_id = v.event_id
             ORDER BY v.n
             """, (REFUSED_ERROR, ids, [r.reason for r in refused]))
+        self.execute(
+            "DELETE FROM undecided_records u USING order_records r "
+            "WHERE r.event_id = ANY(%b::text[]) AND u.order_id = r.order_id "
+            "AND u.occurred_at = r.occurred_at AND u.event_id = r.event_id", (ids,))
         self.execute("DELETE FROM order_records WHERE event_id = ANY(%b::text[])", (ids,))
         self.execute("DELETE FROM inbox WHERE event_id = ANY(%b::text[])", (ids,))
 
@@ -294,17 +305,29 @@ class PostgresDecisions(Timed):
             ON CONFLICT (event_id) DO NOTHING
             """, rows)
 
-    def reports_decided(self, event_ids: list[str],
-                        orders: Sequence[str] | None = None) -> None:
-        if orders is None:
-            self.execute("UPDATE parcel_reports SET decided = true "
-                         "WHERE event_id = ANY(%b::text[])", (sorted(event_ids),))
-            return
-        self.execute(
-            "UPDATE parcel_reports r SET decided = true WHERE r.event_id = ANY(%b::text[]) "
-            "AND NOT EXISTS (SELECT 1 FROM case_proofs p WHERE p.carrier = r.carrier "
-            "AND p.tracking_number = r.tracking_number AND p.order_id <> ALL(%b::text[]))",
-            (sorted(event_ids), sorted(orders)))
+    def reports_decided(self, taken_in: Mapping[str, Collection[str]]) -> list[str]:
+        pairs = sorted((event_id, order_id) for event_id, orders in taken_in.items()
+                       for order_id in orders)
+        if not pairs:
+            return []
+        return sorted(r[0] for r in self.rows(
+            """
+            WITH t(event_id, order_id) AS (SELECT * FROM unnest(%b::text[], %b::text[])),
+            decided AS (
+                DELETE FROM undecided_reports r
+                WHERE r.event_id IN (SELECT event_id FROM t)
+                  AND NOT EXISTS (SELECT 1 FROM case_proofs p
+                                  WHERE p.carrier = r.carrier
+                                    AND p.tracking_number = r.tracking_number
+                                    AND NOT EXISTS (SELECT 1 FROM t
+                                                    WHERE t.event_id = r.event_id
+                                                      AND t.order_id = p.order_id))
+                RETURNING r.event_id)
+            -- the statement's snapshot is from before the DELETE: still queued, less it
+            SELECT q.event_id FROM undecided_reports q
+            WHERE q.event_id IN (SELECT event_id FROM t)
+              AND q.event_id NOT IN (SELECT event_id FROM decided)
+            """, ([e for e, _ in pairs], [o for _, o in pairs])))
 
 
 def _order(order_id: str, state: dict[str, Any]) -> Order:

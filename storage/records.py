@@ -79,15 +79,20 @@ class PostgresStore(Timed):
         reports = [i for i in items if isinstance(i.record, TrackingUpdated)]
         orders = [i for i in items if not isinstance(i.record, TrackingUpdated)]
         if orders:
+            # queued for the sweeper only when stored now (not when stored before)
             self.execute(
                 """
-                INSERT INTO order_records (event_id, order_id, occurred_at, record_type,
-                    seller_id, standing, topic, "partition", "offset", "timestamp",
-                    payload, headers)
-                SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[],
-                    %b::text[], %b::boolean[], %b::text[], %b::int[], %b::bigint[],
-                    %b::bigint[], %b::bytea[], %b::jsonb[])
-                ON CONFLICT (event_id) DO NOTHING
+                WITH stored AS (
+                    INSERT INTO order_records (event_id, order_id, occurred_at, record_type,
+                        seller_id, standing, topic, "partition", "offset", "timestamp",
+                        payload, headers)
+                    SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[],
+                        %b::text[], %b::text[], %b::boolean[], %b::text[], %b::int[],
+                        %b::bigint[], %b::bigint[], %b::bytea[], %b::jsonb[])
+                    ON CONFLICT (event_id) DO NOTHING
+                    RETURNING order_id, occurred_at, event_id, standing)
+                INSERT INTO undecided_records (order_id, occurred_at, event_id, standing)
+                SELECT * FROM stored
                 """,
                 ([i.cause.event_id for i in orders],
                  [order_of(i.record) for i in orders],
@@ -104,12 +109,16 @@ class PostgresStore(Timed):
             updates = [i.record for i in reports if isinstance(i.record, TrackingUpdated)]
             self.execute(
                 """
-                INSERT INTO parcel_reports (carrier, tracking_number, occurred_at, event_id,
-                    topic, "partition", "offset", "timestamp", payload, headers)
-                SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[], %b::text[],
-                    %b::text[], %b::int[], %b::bigint[], %b::bigint[], %b::bytea[],
-                    %b::jsonb[])
-                ON CONFLICT DO NOTHING
+                WITH stored AS (
+                    INSERT INTO parcel_reports (carrier, tracking_number, occurred_at,
+                        event_id, topic, "partition", "offset", "timestamp", payload, headers)
+                    SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[],
+                        %b::text[], %b::text[], %b::int[], %b::bigint[], %b::bigint[],
+                        %b::bytea[], %b::jsonb[])
+                    ON CONFLICT DO NOTHING
+                    RETURNING event_id, carrier, tracking_number, occurred_at)
+                INSERT INTO undecided_reports (event_id, carrier, tracking_number, occurred_at)
+                SELECT * FROM stored
                 """,
                 ([u.carrier for u in updates], [u.tracking_number for u in updates],
                  [u.occurred_at for u in updates], [u.event_id for u in updates],

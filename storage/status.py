@@ -36,8 +36,9 @@ def database_status(conn: psycopg.Connection, relay_lock: int, sweeper_lock: int
     dead = conn.execute("SELECT count(*) FROM dead_letter_outbox "
                         "WHERE published_at IS NULL").fetchone()
     undecided: dict[str, int] = dict(conn.execute(
-        "SELECT topic, count(*) FROM (SELECT topic FROM order_records WHERE NOT decided "
-        "UNION ALL SELECT topic FROM parcel_reports WHERE NOT decided) r GROUP BY topic"
+        "SELECT topic, count(*) FROM (SELECT r.topic FROM undecided_records u "
+        "JOIN order_records r USING (event_id) UNION ALL SELECT r.topic "
+        "FROM undecided_reports u JOIN parcel_reports r USING (event_id)) r GROUP BY topic"
     ).fetchall())
     return {
         "watermark": None if kept is None else {

@@ -25,8 +25,8 @@ def case_report(conn: psycopg.Connection, order_id: str, policy: Policy) -> dict
     watermark, and its case events in event time with when each was published."""
     row = conn.execute("SELECT state FROM orders WHERE order_id = %s", (order_id,)).fetchone()
     waiting = conn.execute(
-        "SELECT count(*) FILTER (WHERE NOT decided), min(occurred_at) FILTER (WHERE NOT "
-        "decided) FROM order_records WHERE order_id = %s", (order_id,)).fetchone()
+        "SELECT count(*), min(occurred_at) FROM undecided_records WHERE order_id = %s",
+        (order_id,)).fetchone()
     history = conn.execute(
         "SELECT record, rule, cause_topic, cause_partition, cause_offset, cause_event_id, "
         "published_at, superseded_by, created_at FROM case_events WHERE order_id = %s "

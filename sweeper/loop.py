@@ -34,8 +34,8 @@ MIN_SLEEP = 0.005
 #: cases status and the metrics)
 MEASURE_AT_LEAST_EVERY = 1.0
 #: the earliest moment something waits for: a record not decided yet, a time rule
-_NEXT_DUE = ("SELECT least((SELECT min(occurred_at) FROM order_records WHERE NOT decided),"
-             " (SELECT min(occurred_at) FROM parcel_reports WHERE NOT decided),"
+_NEXT_DUE = ("SELECT least((SELECT min(occurred_at) FROM undecided_records),"
+             " (SELECT min(occurred_at) FROM undecided_reports),"
              " (SELECT min(due_at) FROM orders WHERE due_at IS NOT NULL))")
 #: a retention pass that Kafka or PostgreSQL could not answer is tried again this soon
 RETENTION_RETRY_SECONDS = 30.0

@@ -427,9 +427,12 @@ def _outcome(world: World, item: Item) -> str | None:
         return None  # refused by the sweeper, not yet sent by the relay
     if row is not None:
         found = world.db.execute(
-            "SELECT decided, occurred_at > (SELECT low FROM watermark) FROM order_records "
-            "WHERE event_id = %s UNION ALL SELECT decided, occurred_at > (SELECT low FROM "
-            "watermark) FROM parcel_reports WHERE event_id = %s", (row[0], row[0])).fetchone()
+            "SELECT NOT EXISTS (SELECT 1 FROM undecided_records u WHERE u.order_id = "
+            "r.order_id AND u.occurred_at = r.occurred_at AND u.event_id = r.event_id), "
+            "occurred_at > (SELECT low FROM watermark) FROM order_records r "
+            "WHERE event_id = %s UNION ALL SELECT NOT EXISTS (SELECT 1 FROM undecided_reports "
+            "u WHERE u.event_id = r.event_id), occurred_at > (SELECT low FROM watermark) "
+            "FROM parcel_reports r WHERE event_id = %s", (row[0], row[0])).fetchone()
         if found is None:
             return None
         decided, ahead = found

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -88,22 +88,24 @@ class FakeStore:
 
     def work(self, until: dt.datetime) -> Work:
         ids: set[str] = set()
-        reports: list[str] = []
-        for event_id, (stored, decided) in self.records.items():
+        for event_id, (stored, decided) in list(self.records.items()):
             if decided or stored.record.occurred_at > until:
                 continue
             order_id = self._order_of(stored)
             if order_id is not None:
                 ids.add(order_id)
                 continue
-            reports.append(event_id)
             # type: ignore below: only carrier reports reach here
             parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
-            ids |= {o.order_id for o in self.orders.values() if parcel in o.tracked_parcels()}
+            naming = {o.order_id for o in self.orders.values()
+                      if parcel in o.tracked_parcels()}
+            ids |= naming
+            if not naming:  # decided by the pass: no case names its parcel
+                self.records[event_id] = (stored, True)
         ids |= {o.order_id for o in self.orders.values()
                 if (due := deadlines.next_deadline(o, self.policy)) is not None
                 and due <= until}
-        return Work(sorted(ids), reports)
+        return Work(sorted(ids))
 
     def load(self, order_ids: list[str], until: dt.datetime) -> Loaded:
         undecided: dict[str, list[Stored]] = {}
@@ -177,18 +179,19 @@ class FakeStore:
             if recorded.supersedes:
                 self.superseded.add(recorded.supersedes)
 
-    def reports_decided(self, event_ids: list[str],
-                        orders: Sequence[str] | None = None) -> None:
-        for event_id in event_ids:
-            if event_id not in self.records:
+    def reports_decided(self, taken_in: Mapping[str, Collection[str]]) -> list[str]:
+        left = []
+        for event_id, orders in taken_in.items():
+            if event_id not in self.records or self.records[event_id][1]:
                 continue
             stored = self.records[event_id][0]
-            if orders is not None:
-                parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
-                if any(parcel in o.tracked_parcels() and o.order_id not in orders
-                       for o in self.orders.values()):
-                    continue  # another order's case names the parcel
+            parcel = Parcel.of(stored.record)  # type: ignore[arg-type]
+            if any(parcel in o.tracked_parcels() and o.order_id not in orders
+                   for o in self.orders.values()):
+                left.append(event_id)  # another order's case names the parcel
+                continue
             self.records[event_id] = (stored, True)
+        return sorted(left)
 
     def content(self, event: CaseEvent) -> object:
         record = event.to_record()

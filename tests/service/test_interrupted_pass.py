@@ -49,11 +49,12 @@ def test_carrier_reports_an_order_took_in_are_not_late_after_the_pass_was_cut_sh
                delivered(at=ELIGIBLE + 4 * DAY)]
     store = FakeStore(policy=POLICY)
     store.store([Inbound(Cause("t", 0, n, r.event_id), r, fingerprint=r.event_id.encode())
-                 for n, r in enumerate(records)])
-    # the standing, the work, the one chunk: gone before the pass marks the reports
+                 for n, r in enumerate([*records, placed("o2")])])
+    # the standing, the work, o1's chunk: gone before o2's chunk and the pass's end
     with pytest.raises(Killed):
-        decide_until(killed_after(store, 3), ELIGIBLE + 5 * DAY, POLICY)
+        decide_until(killed_after(store, 3), ELIGIBLE + 5 * DAY, POLICY, chunk=1)
     assert store.orders["o1"].decided_through is not None
+    assert "o2" not in store.orders
 
     report = decide_until(store.unit, ELIGIBLE + 6 * DAY, POLICY)
 
