@@ -169,12 +169,15 @@ def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: s
 
 
 def _left(conn: psycopg.Connection) -> tuple[int, int]:
-    """(1 if some stored record is undecided, 1 if some case event is unpublished), by
-    the partial indexes: asked every 50 ms, a count would cost PostgreSQL more than some
-    of what it measures."""
+    """(1 if some stored record is undecided or a time rule the watermark has passed is
+    not decided yet, 1 if some case event is unpublished), by the queues and partial
+    indexes: asked every 50 ms, a count would cost PostgreSQL more than some of what it
+    measures. The time rules count: a pass decides its orders a chunk at a time, and
+    chunks of orders with only a deadline due may follow the last undecided record's."""
     row = conn.execute(
-        "SELECT EXISTS (SELECT 1 FROM order_records WHERE NOT decided) "
-        "OR EXISTS (SELECT 1 FROM parcel_reports WHERE NOT decided), "
+        "SELECT EXISTS (SELECT 1 FROM undecided_records) "
+        "OR EXISTS (SELECT 1 FROM undecided_reports) "
+        "OR EXISTS (SELECT 1 FROM orders WHERE due_at <= (SELECT low FROM watermark)), "
         "EXISTS (SELECT 1 FROM case_events WHERE published_at IS NULL)").fetchone()
     assert row is not None
     return int(row[0]), int(row[1])

@@ -117,6 +117,10 @@ DEFAULT_BATCH_SIZE = 500
 #: much of its time waiting for parcels other consumers' transactions held; fewer, longer
 #: batches wait fewer times
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
+#: at 1,000 records a second across the five topics, batches of one record cost a
+#: consumer about 1 ms of CPU per record (a transaction, its progress row and a NOTIFY
+#: each); gathering for 20 ms makes batches of several (docs/performance.md)
+DEFAULT_BATCH_GATHER_SECONDS = 0.02
 
 
 #: a topic's partitions or replication factor (CASES_TOPIC_PARTITIONS,
@@ -157,6 +161,10 @@ class Settings:
     batch_size: int = DEFAULT_BATCH_SIZE
     topic_batch_sizes: dict[str, int] = field(default_factory=lambda: dict(TOPIC_BATCH_SIZES))
     poll_timeout: float = 0.5
+    #: how long a consumer gathers records for a batch once the first has arrived (up to
+    #: a full batch): a light load then makes batches of a few records, not one each,
+    #: for a few milliseconds more on each record's way
+    batch_gather: float = DEFAULT_BATCH_GATHER_SECONDS
     #: how long the sweeper waits before it looks again when the watermark was held back
     sweep_interval: float = 0.05
     allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
@@ -252,6 +260,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
                                   for topic in INBOUND_TOPICS
                                   if _batch_size_variable(topic) in env})
         sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "0.05"))
+        batch_gather = float(env.get("CASES_BATCH_GATHER_SECONDS",
+                                     str(DEFAULT_BATCH_GATHER_SECONDS)))
         http_port = int(env["CASES_HTTP_PORT"]) if env.get("CASES_HTTP_PORT") else None
         inbox_retention_interval = float(
             env.get("CASES_INBOX_RETENTION_INTERVAL_SECONDS", "3600"))
@@ -268,6 +278,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         if not seconds > 0:
             raise ConfigurationError(f"{name} must be a positive number of seconds, "
                                      f"not {seconds}")
+    if not 0 <= batch_gather <= 1:
+        raise ConfigurationError("CASES_BATCH_GATHER_SECONDS must be between 0 and 1 "
+                                 f"second, not {batch_gather}")
     if http_port is not None and not 0 <= http_port <= 65535:
         raise ConfigurationError(f"CASES_HTTP_PORT must be a port number, not {http_port}")
     allowed_lateness = parse_duration(env.get("CASES_ALLOWED_LATENESS", "")) if env.get(
@@ -292,6 +305,7 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         batch_size=batch_size,
         topic_batch_sizes=topic_batch_sizes,
         sweep_interval=sweep_interval,
+        batch_gather=batch_gather,
         allowed_lateness=allowed_lateness,
         clock_skew=clock_skew,
         startup_wait=startup_wait,

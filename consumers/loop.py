@@ -49,21 +49,29 @@ log = structlog.get_logger("consumers")
 GATHER_WAIT_SECONDS = 0.002
 
 
-def next_batch(consumer: Consumer, size: int, timeout: float) -> list[Message]:
-    """What has arrived, up to `size` records; when nothing has, wait up to `timeout`
-    for the first.
+def next_batch(consumer: Consumer, size: int, timeout: float,
+               gather: float = 0.0) -> list[Message]:
+    """Up to `size` records: what has arrived, topped up for `gather` seconds after the
+    first; when nothing has, wait up to `timeout` for the first.
 
     `consume(size, timeout)` alone waits for a full batch until the timeout, which under
-    a light load holds every record for the timeout. Taking what is there keeps latency
+    a light load holds every record for the timeout. A short gathering keeps latency
     low, and batches grow by themselves with the load: what arrives while one batch is
     stored makes up the next."""
     messages = consumer.consume(size, 0)
-    if messages:
-        return messages
-    first = consumer.poll(timeout)
-    if first is None:
-        return []
-    return [first, *consumer.consume(size - 1, 0)] if size > 1 else [first]
+    if not messages:
+        first = consumer.poll(timeout)
+        if first is None:
+            return []
+        messages = [first]
+    until = time.monotonic() + gather
+    while len(messages) < size:
+        wait = until - time.monotonic()
+        more = consumer.consume(size - len(messages), max(wait, 0))
+        messages += more
+        if wait <= 0 or not more:
+            break
+    return messages
 
 
 @dataclass
@@ -207,7 +215,8 @@ class TopicConsumer:
 
     def _next_batch(self, consumer: Consumer) -> DecodedBatch:
         """The next batch, decoded. With a batch in flight: what has arrived, topped up
-        until that batch's transaction ends, this one is full or the poll timeout has
+        until that batch's transaction ends and this one has gathered for
+        `batch_gather` since its first record, or it is full, or the poll timeout has
         passed; otherwise as `next_batch`.
 
         The bound keeps max.poll.interval.ms meaningful: a transaction stuck in the
@@ -215,14 +224,20 @@ class TopicConsumer:
         moves the member's partitions to another."""
         size = self.settings.batch_size_for(self.topic)
         if self._in_flight is None:
-            return self.decoded(next_batch(consumer, size, self.settings.poll_timeout))
+            return self.decoded(next_batch(consumer, size, self.settings.poll_timeout,
+                                           self.settings.batch_gather))
         batch = DecodedBatch()
         self._decode_into(batch, consumer.consume(size, 0))
         until = time.monotonic() + self.settings.poll_timeout
+        gathered_at: float | None = None  # when this batch has gathered long enough
         # a rebalance during consume() may have settled the batch in flight
         while (len(batch.by_position) < size and self._in_flight is not None
-               and not self._in_flight.first_try.done() and not self.stop.is_set()
-               and time.monotonic() < until):
+               and not self.stop.is_set() and time.monotonic() < until):
+            if batch.by_position and gathered_at is None:
+                gathered_at = time.monotonic() + self.settings.batch_gather
+            if self._in_flight.first_try.done() and (
+                    gathered_at is None or time.monotonic() >= gathered_at):
+                break
             self._decode_into(batch, consumer.consume(size - len(batch.by_position),
                                                       GATHER_WAIT_SECONDS))
         return batch

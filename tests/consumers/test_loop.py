@@ -239,3 +239,41 @@ def test_a_transaction_that_does_not_end_stops_the_polls_after_the_poll_timeout(
               if stuck["began"] + 0.2 + 0.05 < t < stuck["ended"]]
     assert during == []
     assert any(stuck["began"] < t < stuck["began"] + 0.2 for t in consumer.polls)
+
+
+class Arrivals:
+    """Records that reach the consumer at given moments after it is made."""
+
+    def __init__(self, *after: float) -> None:
+        start = time.monotonic()
+        self.due = [(start + seconds, FakeMessage(n)) for n, seconds in enumerate(after)]
+
+    def _arrived(self, n: int) -> list[FakeMessage]:
+        now = time.monotonic()
+        taken = [m for at, m in self.due if at <= now][:n]
+        self.due = [(at, m) for at, m in self.due if m not in taken]
+        return taken
+
+    def consume(self, n: int, timeout: float) -> list[FakeMessage]:
+        until = time.monotonic() + timeout
+        found = self._arrived(n)
+        while len(found) < n and time.monotonic() < until:
+            time.sleep(0.001)
+            found += self._arrived(n - len(found))
+        return found
+
+    def poll(self, timeout: float) -> FakeMessage | None:
+        found = self.consume(1, timeout)
+        return found[0] if found else None
+
+
+def test_a_batch_gathers_what_arrives_shortly_after_its_first_record():
+    from consumers.loop import next_batch
+
+    gathered = next_batch(Arrivals(0, 0.005, 0.01, 0.5), 10, 1.0, gather=0.05)  # type: ignore[arg-type]
+    alone = next_batch(Arrivals(0, 0.005, 0.01), 10, 1.0, gather=0.0)  # type: ignore[arg-type]
+    full = next_batch(Arrivals(0, 0.005, 0.01), 2, 1.0, gather=0.05)  # type: ignore[arg-type]
+
+    assert [m.offset() for m in gathered] == [0, 1, 2]
+    assert [m.offset() for m in alone] == [0]
+    assert [m.offset() for m in full] == [0, 1]
