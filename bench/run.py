@@ -8,20 +8,21 @@ the watermark could have passed it (as in production: records reach Kafka within
 allowed lateness).
 
 0. pipeline at once on a tenth of the workload (another seed), published and read
-   before the workload itself (memory against the tenfold backlog of pass 4);
+   before the workload itself (memory against the tenfold backlog of pass 5);
 1. raw consume: a bare consumer reads and decodes each topic (no database);
 2. raw database: the consumers' transactions alone (each topic in turn, then all five
    at once in processes of their own), no Kafka; then the sweeper's decisions alone
    over everything stored;
 3. pipeline, each topic alone: one consumer at a time reads its topic; then the
    sweeper and the relay decide and publish everything;
-4. pipeline at once, mixed: every component started together (--repeat times: the
-   median and the spread);
-5. pipeline at once, worst order: the sweeper and the relay, then the consumers one
+4. pipeline at once, worst order: the sweeper and the relay, then the consumers one
    after another, case-actions first and orders last, each once the one before has
    read its topic;
-6. latency: records of the moment at a steady rate into the service of pass 4, right
-   after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT).
+5. pipeline at once, mixed: every component started together (--repeat times: the
+   median and the spread);
+6. latency: records of the moment at a steady rate into the service of the last pass
+   5, right after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT). Last: a pass
+   after it would read these records too.
 
 Services: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set (a broker and server for the
 benchmark alone: it creates databases and moves the service's consumer groups), else
@@ -314,13 +315,15 @@ def main(argv: list[str] | None = None) -> int:
         del inbound
         _log("pipeline, each topic alone")
         bench.alone, bench.decide_alone = each_alone(settings, svc, workload, log_dir)
+        # before the mixed passes: the latency runs of the last one append records of
+        # the moment to the topics, which a pass after them would read as well
+        bench.worst = pipeline_pass(settings, svc, "worst", workload, log_dir,
+                                    order=WORST_ORDER)
         plan = LatencyPlan(args.seed + 2, args.rate, seconds)
         for n in range(repeat):  # the last mixed pass is measured for latency too
             bench.mixed.append(pipeline_pass(settings, svc, f"mixed{n + 1}", workload,
                                              log_dir,
                                              latency=plan if n == repeat - 1 else None))
-        bench.worst = pipeline_pass(settings, svc, "worst", workload, log_dir,
-                                    order=WORST_ORDER)
     print(render(bench))
     if args.json:
         args.json.write_text(json.dumps(asdict(bench), default=str, indent=1))

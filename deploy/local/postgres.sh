@@ -259,12 +259,14 @@ cmd_start() {
     chmod 700 "$sockdir"
 
     rc=0
+    # autovacuum_naptime 10s: the service's queue tables are vacuumed soon after a
+    # backlog drains (docs/database-role.md recommends it for any deployment)
     # The server inherits pg_ctl's descriptors: close all but 0-2 first (our lock on fd 8,
     # a caller's pipe), or the server would hold them for its whole life.
     # shellcheck disable=SC2016  # expanded by the inner bash
     as_pg bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)); then eval "exec $n>&-"; fi; done 2>/dev/null; exec "$@"' pg_ctl-start \
       "$bindir/pg_ctl" -D "$data" -l "$pgdir/postgres.log" -w -t "${PG_START_TIMEOUT:-60}" \
-      -o "-p $port -k '$sockdir' -c listen_addresses=127.0.0.1 -c max_connections=200 ${PG_EXTRA_OPTS:-}" \
+      -o "-p $port -k '$sockdir' -c listen_addresses=127.0.0.1 -c max_connections=200 -c autovacuum_naptime=10s ${PG_EXTRA_OPTS:-}" \
       start >"$pgdir/pg_ctl.log" 2>&1 || rc=$?
     if ((rc == 0)); then break; fi
     if ((attempt < 3)) && tail -n 20 "$pgdir/postgres.log" 2>/dev/null | grep -q 'could not bind\|already in use'; then

@@ -27,6 +27,16 @@ CREATE TABLE undecided_reports (
 );
 CREATE INDEX undecided_reports_by_time ON undecided_reports (occurred_at);
 
+-- Queues: every row is deleted soon after it is inserted, and the sweeper's reads by
+-- time walk the index from its oldest entries, dead ones included, until a vacuum
+-- removes them. Right after a backlog that made decisions wait five times as long
+-- (docs/performance.md); vacuumed once a few thousand rows are dead, whatever the
+-- table's size, and without the cost-based pauses (the tables stay small).
+ALTER TABLE undecided_records SET (autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0);
+ALTER TABLE undecided_reports SET (autovacuum_vacuum_scale_factor = 0,
+    autovacuum_vacuum_threshold = 5000, autovacuum_vacuum_cost_delay = 0);
+
 INSERT INTO undecided_records (order_id, occurred_at, event_id, standing)
 SELECT order_id, occurred_at, event_id, standing FROM order_records WHERE NOT decided;
 INSERT INTO undecided_reports (event_id, carrier, tracking_number, occurred_at)
