@@ -64,13 +64,8 @@ def next_batch(consumer: Consumer, size: int, timeout: float,
         if first is None:
             return []
         messages = [first]
-    until = time.monotonic() + gather
-    while len(messages) < size:
-        wait = until - time.monotonic()
-        more = consumer.consume(size - len(messages), max(wait, 0))
-        messages += more
-        if wait <= 0 or not more:
-            break
+    if len(messages) < size:  # consume() returns once it has them all or at the timeout
+        messages += consumer.consume(size - len(messages), gather)
     return messages
 
 

@@ -154,8 +154,8 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
         _count_deadlines(report, outcome.events)
     report.orders, report.events, report.refused = len(order_ids), len(events), len(refused)
     uow.save(loaded.orders.values(), loaded.sellers.values(), decided, refused, events)
-    # Marked at the end of the pass only, a pass cut short after this transaction would
-    # leave them undecided behind orders decided past them: late records, to the next.
+    # Marked in this transaction, not at the end of the pass: a pass cut short after it
+    # would leave them undecided behind orders decided past them (late, to the next).
     if taken_in:
         report.reports_left = {event_id: taken_in[event_id]
                                for event_id in uow.reports_decided(taken_in)}
