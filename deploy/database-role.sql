@@ -37,8 +37,9 @@ GRANT USAGE ON SCHEMA public TO order_cases_runtime;
 REVOKE ALL ON ALL TABLES IN SCHEMA public FROM order_cases_runtime;
 REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM order_cases_runtime;
 
--- What the consumers read, kept for the sweeper: inserted once, never rewritten; a record
--- the sweeper finds to be bad input is deleted (it goes to the dead-letter outbox).
+-- What the consumers read, kept for the sweeper and, by event_id, the inbox that makes a
+-- record read twice a no-op: inserted once, never rewritten; a record the sweeper finds
+-- to be bad input is deleted (it goes to the dead-letter outbox).
 GRANT SELECT, INSERT, DELETE ON order_records TO order_cases_runtime;
 GRANT SELECT, INSERT ON parcel_reports TO order_cases_runtime;
 -- What waits to be decided: queued by the consumers, deleted once decided.
@@ -64,8 +65,9 @@ GRANT UPDATE (suspended, reason, decisions) ON sellers TO order_cases_runtime;
 -- Which cases name which parcel: only ever added.
 GRANT SELECT, INSERT ON case_proofs TO order_cases_runtime;
 
--- De-duplication: a record is claimed, and unclaimed (deleted) when it turns out invalid.
-GRANT SELECT, INSERT, DELETE ON inbox TO order_cases_runtime;
+-- The inbox: a view of both record tables, read to tell a record read again from another
+-- one under a reused event_id.
+GRANT SELECT ON inbox TO order_cases_runtime;
 
 -- The outbox and case history: appended to, marked published by the relay, and marked
 -- superseded (by the event that says so); the events themselves can never be rewritten

@@ -23,7 +23,6 @@ class Stored:
 def store_batch(uow: StoreUnitOfWork, items: list[Inbound],
                 steps: list[PartitionStep]) -> Stored:
     """Store the batch's new records and how far it read; the caller commits."""
-    claimed = uow.claim(items)
-    uow.store(claimed.fresh)
+    claimed = uow.store(items)
     uow.advance(steps)
     return Stored(len(claimed.fresh), claimed.duplicates, claimed.conflicts)

@@ -122,11 +122,9 @@ class Claimed:
 class StoreUnitOfWork(Protocol):
     """A consumer's batch: one transaction."""
 
-    def claim(self, items: list[Inbound]) -> Claimed:
-        """Record the items' event_ids in the inbox; sort out what was seen before."""
-
-    def store(self, items: list[Inbound]) -> None:
-        """Keep the records for the sweeper: an order's records, a parcel's reports."""
+    def store(self, items: list[Inbound]) -> Claimed:
+        """Keep the new records for the sweeper (an order's records, a parcel's reports);
+        they are the inbox: sort out the items whose event_id was stored before."""
 
     def advance(self, steps: list[PartitionStep]) -> None:
         """Record how far the group has read each partition (never backwards)."""

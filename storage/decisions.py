@@ -262,8 +262,8 @@ class PostgresDecisions(Timed):
             self.notify()
 
     def _refuse(self, refused: list[Refused]) -> None:
-        """To the dead-letter outbox, as they were read; out of the records and the
-        inbox, so that a corrected redrive can apply them."""
+        """To the dead-letter outbox, as they were read; out of the records (the
+        inbox), so that a corrected redrive can apply them."""
         ids = [r.cause.event_id for r in refused]
         self.execute(
             """
@@ -280,7 +280,6 @@ class PostgresDecisions(Timed):
             "WHERE r.event_id = ANY(%b::text[]) AND u.order_id = r.order_id "
             "AND u.occurred_at = r.occurred_at AND u.event_id = r.event_id", (ids,))
         self.execute("DELETE FROM order_records WHERE event_id = ANY(%b::text[])", (ids,))
-        self.execute("DELETE FROM inbox WHERE event_id = ANY(%b::text[])", (ids,))
 
     def _append_events(self, rows: tuple[list[Any], ...]) -> None:
         self.execute(

@@ -1,5 +1,6 @@
-"""A consumer's batch on PostgreSQL: the inbox, the records kept for the sweeper, and
-how far each partition has been read (service.unit_of_work.StoreUnitOfWork)."""
+"""A consumer's batch on PostgreSQL: the records kept for the sweeper, which are also
+the inbox that makes a record read twice a no-op, and how far each partition has been
+read (service.unit_of_work.StoreUnitOfWork)."""
 
 from __future__ import annotations
 
@@ -29,33 +30,28 @@ def headers_from_json(value: Any) -> tuple[tuple[str, bytes | None], ...]:
 
 
 class PostgresStore(Timed):
-    # ---- inbox -------------------------------------------------------------------------
+    # ---- records: the inbox ------------------------------------------------------------
 
-    def claim(self, items: list[Inbound]) -> Claimed:
+    def store(self, items: list[Inbound]) -> Claimed:
+        """Keep the new records and queue them for the sweeper (in the statement that
+        inserts them); sort out the rest by their fingerprints. An event_id is taken in
+        either table: a record is not stored when the other already holds its id."""
+        fresh = self._store_order_records(
+            [i for i in items if not isinstance(i.record, TrackingUpdated)])
+        fresh |= self._store_reports([i for i in items if isinstance(i.record, TrackingUpdated)])
         claimed = Claimed()
-        if not items:
-            return claimed
-        rows = self.rows(
-            """
-            INSERT INTO inbox (event_id, topic, "partition", "offset", fingerprint)
-            SELECT * FROM unnest(%b::text[], %b::text[], %b::int[], %b::bigint[],
-                                 %b::bytea[])
-            ON CONFLICT (event_id) DO NOTHING
-            RETURNING event_id
-            """,
-            ([i.cause.event_id for i in items], [i.cause.topic for i in items],
-             [i.cause.partition for i in items], [i.cause.offset for i in items],
-             [i.fingerprint for i in items]))
-        new = {r[0] for r in rows}
         seen: list[Inbound] = []
         for item in items:  # a batch may hold an event_id twice: the first is the record
-            if item.cause.event_id in new:
-                new.discard(item.cause.event_id)
+            if item.cause.event_id in fresh:
+                fresh.discard(item.cause.event_id)
                 claimed.fresh.append(item)
             else:
                 seen.append(item)
-        if not seen:
-            return claimed
+        if seen:
+            self._sort_out(seen, claimed)
+        return claimed
+
+    def _sort_out(self, seen: list[Inbound], claimed: Claimed) -> None:
         known = {event_id: (fingerprint, topic, partition, offset)
                  for event_id, fingerprint, topic, partition, offset in self.rows(
                      'SELECT i.event_id, i.fingerprint, i.topic, i."partition", i."offset" '
@@ -64,67 +60,82 @@ class PostgresStore(Timed):
                      (sorted({i.cause.event_id for i in seen}),))}
         for item in seen:
             fingerprint, topic, partition, offset = known[item.cause.event_id]
-            if bytes(fingerprint) == item.fingerprint:
+            # no fingerprint: stored before records kept one, and Kafka cannot deliver
+            # it again; taken as the same record
+            if fingerprint is None or bytes(fingerprint) == item.fingerprint:
                 claimed.duplicates += 1
             else:
                 claimed.conflicts.append((item, (
                     f"event_id {item.cause.event_id!r} already names another record (read "
                     f"at {topic}[{partition}]@{offset}): a reused event_id with other "
                     "content")))
-        return claimed
 
-    # ---- records -----------------------------------------------------------------------
-
-    def store(self, items: list[Inbound]) -> None:
-        reports = [i for i in items if isinstance(i.record, TrackingUpdated)]
-        orders = [i for i in items if not isinstance(i.record, TrackingUpdated)]
-        if orders:
-            # queued for the sweeper only when stored now (not when stored before)
-            self.execute(
-                """
-                WITH stored AS (
-                    INSERT INTO order_records (event_id, order_id, occurred_at, record_type,
-                        seller_id, standing, topic, "partition", "offset", "timestamp",
-                        payload, headers)
-                    SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[],
-                        %b::text[], %b::text[], %b::boolean[], %b::text[], %b::int[],
-                        %b::bigint[], %b::bigint[], %b::bytea[], %b::jsonb[])
-                    ON CONFLICT (event_id) DO NOTHING
-                    RETURNING order_id, occurred_at, event_id, standing)
+    def _store_order_records(self, orders: list[Inbound]) -> set[str]:
+        if not orders:
+            return set()
+        return {r[0] for r in self.rows(
+            """
+            WITH stored AS (
+                INSERT INTO order_records (event_id, order_id, occurred_at, record_type,
+                    seller_id, standing, topic, "partition", "offset", "timestamp",
+                    payload, headers, fingerprint)
+                SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[],
+                    %b::text[], %b::text[], %b::boolean[], %b::text[], %b::int[],
+                    %b::bigint[], %b::bigint[], %b::bytea[], %b::jsonb[], %b::bytea[])
+                    AS v(event_id, order_id, occurred_at, record_type, seller_id, standing,
+                         topic, "partition", "offset", "timestamp", payload, headers,
+                         fingerprint)
+                WHERE NOT EXISTS (SELECT FROM parcel_reports p WHERE p.event_id = v.event_id)
+                ON CONFLICT (event_id) DO NOTHING
+                RETURNING order_id, occurred_at, event_id, standing),
+            queued AS (
                 INSERT INTO undecided_records (order_id, occurred_at, event_id, standing)
-                SELECT * FROM stored
-                """,
-                ([i.cause.event_id for i in orders],
-                 [order_of(i.record) for i in orders],
-                 [i.record.occurred_at for i in orders],
-                 [record_type(i.record) for i in orders],
-                 [i.record.seller_id if isinstance(i.record, OrderPlaced) else None
-                  for i in orders],
-                 [isinstance(i.record, SupportAction) and i.record.action in STANDING_ACTIONS
-                  for i in orders],
-                 [i.cause.topic for i in orders], [i.cause.partition for i in orders],
-                 [i.cause.offset for i in orders], [i.timestamp for i in orders],
-                 [i.payload for i in orders], [headers_json(i.headers) for i in orders]))
-        if reports:
-            updates = [i.record for i in reports if isinstance(i.record, TrackingUpdated)]
-            self.execute(
-                """
-                WITH stored AS (
-                    INSERT INTO parcel_reports (carrier, tracking_number, occurred_at,
-                        event_id, topic, "partition", "offset", "timestamp", payload, headers)
-                    SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[],
-                        %b::text[], %b::text[], %b::int[], %b::bigint[], %b::bigint[],
-                        %b::bytea[], %b::jsonb[])
-                    ON CONFLICT DO NOTHING
-                    RETURNING event_id, carrier, tracking_number, occurred_at)
-                INSERT INTO undecided_reports (event_id, carrier, tracking_number, occurred_at)
-                SELECT * FROM stored
-                """,
-                ([u.carrier for u in updates], [u.tracking_number for u in updates],
-                 [u.occurred_at for u in updates], [u.event_id for u in updates],
-                 [i.cause.topic for i in reports], [i.cause.partition for i in reports],
-                 [i.cause.offset for i in reports], [i.timestamp for i in reports],
-                 [i.payload for i in reports], [headers_json(i.headers) for i in reports]))
+                SELECT * FROM stored)
+            SELECT event_id FROM stored
+            """,
+            ([i.cause.event_id for i in orders],
+             [order_of(i.record) for i in orders],
+             [i.record.occurred_at for i in orders],
+             [record_type(i.record) for i in orders],
+             [i.record.seller_id if isinstance(i.record, OrderPlaced) else None
+              for i in orders],
+             [isinstance(i.record, SupportAction) and i.record.action in STANDING_ACTIONS
+              for i in orders],
+             [i.cause.topic for i in orders], [i.cause.partition for i in orders],
+             [i.cause.offset for i in orders], [i.timestamp for i in orders],
+             [i.payload for i in orders], [headers_json(i.headers) for i in orders],
+             [i.fingerprint for i in orders]))}
+
+    def _store_reports(self, reports: list[Inbound]) -> set[str]:
+        if not reports:
+            return set()
+        updates = [i.record for i in reports if isinstance(i.record, TrackingUpdated)]
+        return {r[0] for r in self.rows(
+            """
+            WITH stored AS (
+                INSERT INTO parcel_reports (carrier, tracking_number, occurred_at,
+                    event_id, topic, "partition", "offset", "timestamp", payload, headers,
+                    fingerprint)
+                SELECT * FROM unnest(%b::text[], %b::text[], %b::timestamptz[],
+                    %b::text[], %b::text[], %b::int[], %b::bigint[], %b::bigint[],
+                    %b::bytea[], %b::jsonb[], %b::bytea[])
+                    AS v(carrier, tracking_number, occurred_at, event_id, topic,
+                         "partition", "offset", "timestamp", payload, headers, fingerprint)
+                WHERE NOT EXISTS (SELECT FROM order_records o WHERE o.event_id = v.event_id)
+                ON CONFLICT DO NOTHING
+                RETURNING event_id, carrier, tracking_number, occurred_at),
+            queued AS (
+                INSERT INTO undecided_reports (event_id, carrier, tracking_number,
+                                               occurred_at)
+                SELECT * FROM stored)
+            SELECT event_id FROM stored
+            """,
+            ([u.carrier for u in updates], [u.tracking_number for u in updates],
+             [u.occurred_at for u in updates], [u.event_id for u in updates],
+             [i.cause.topic for i in reports], [i.cause.partition for i in reports],
+             [i.cause.offset for i in reports], [i.timestamp for i in reports],
+             [i.payload for i in reports], [headers_json(i.headers) for i in reports],
+             [i.fingerprint for i in reports]))}
 
     def advance(self, steps: list[PartitionStep]) -> None:
         if not steps:

@@ -193,7 +193,7 @@ FORBIDDEN = {
     "alter a table": "ALTER TABLE orders ADD COLUMN note text",
     "create a table": "CREATE TABLE notes (id int)",
     "create a temporary table": "CREATE TEMPORARY TABLE notes (id int)",
-    "truncate the inbox": "TRUNCATE inbox",
+    "truncate the records": "TRUNCATE order_records",
     "delete an order": "DELETE FROM orders",
     "delete case history": "DELETE FROM case_events",
     "rewrite case history": "UPDATE case_events SET record = '{}'::jsonb",

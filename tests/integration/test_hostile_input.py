@@ -415,7 +415,7 @@ def _outcome(world: World, item: Item) -> str | None:
     # redrive may have made to coincide with this record's position
     row = world.db.execute(
         'SELECT event_id FROM inbox WHERE topic = %s AND "partition" = %s AND "offset" = %s '
-        "AND processed_at >= to_timestamp(%s / 1000.0) - interval '1 second'",
+        'AND "timestamp" = %s',
         (topic, partition, offset, item.timestamp)).fetchone()
     if letters and row is None:
         return "dead"

@@ -378,13 +378,14 @@ def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
                  for name in ("actions-a", "actions-b")}
     wait_assignment(settings, "case-actions", split_evenly, "two members, two partitions each")
 
-    # a real stall: the test claims one OpenCase's event_id in the inbox in a transaction
-    # it keeps open, so the batch holding that record waits in PostgreSQL (for the
-    # unique index), longer than max.poll.interval.ms
+    # a real stall: the test stores a record under one OpenCase's event_id in a
+    # transaction it keeps open, so the batch holding that record waits in PostgreSQL
+    # (for the unique index), longer than max.poll.interval.ms
     openings = [s.open_case() for s in orders]
     blocker = psycopg.connect(settings.database_url)
-    blocker.execute("INSERT INTO inbox (event_id, topic, \"partition\", \"offset\", "
-                    "fingerprint) VALUES (%s, 'test', 0, 0, '')",
+    blocker.execute("INSERT INTO order_records (event_id, order_id, occurred_at, record_type, "
+                    "topic, \"partition\", \"offset\", \"timestamp\", payload) "
+                    "VALUES (%s, 'test', now(), 'test', 'test', 0, 0, 0, '')",
                     (openings[0][1]["event_id"],))
     send(settings, *openings)
     wait_for(lambda: db.execute(

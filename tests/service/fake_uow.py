@@ -54,24 +54,20 @@ class FakeStore:
 
     # ---- StoreUnitOfWork ----------------------------------------------------------------
 
-    def claim(self, items: list[Inbound]) -> Claimed:
+    def store(self, items: list[Inbound]) -> Claimed:
         claimed = Claimed()
         for item in items:
             known = self.inbox.get(item.cause.event_id)
             if known is None:
                 self.inbox[item.cause.event_id] = item.fingerprint
+                self.records[item.cause.event_id] = (
+                    Stored(item.cause, item.record, trace_of(item.headers)), False)
                 claimed.fresh.append(item)
             elif known == item.fingerprint:
                 claimed.duplicates += 1
             else:
                 claimed.conflicts.append((item, "event_id used by another record"))
         return claimed
-
-    def store(self, items: list[Inbound]) -> None:
-        for item in items:
-            self.records[item.cause.event_id] = (Stored(item.cause, item.record,
-                                                        trace_of(item.headers)),
-                                                 False)
 
     def advance(self, steps: list[PartitionStep]) -> None:
         for step in steps:
