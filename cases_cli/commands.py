@@ -1,5 +1,5 @@
-"""`cases setup`, `run`, `sweep` and `prune-inbox`: the service's components and passes,
-as an operator starts them (the work itself is in bootstrap/, sweeper/ and storage/)."""
+"""`cases setup`, `run` and `sweep`: the service's components and passes, as an operator
+starts them (the work itself is in bootstrap/, sweeper/ and storage/)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from consumers.topics import create_topics, stamp_inbound_topics
 from storage.migrate import migrate
 from storage.progress import watermark
 from sweeper.decisions import decide_pass
-from sweeper.retention import inbox_retention_pass
 
 log = structlog.get_logger("cases")
 
@@ -70,13 +69,4 @@ def sweep(now: dt.datetime | None) -> int:
         report = decide_pass(conn, until, settings.policy)
     print(f"decided up to {until.isoformat()}: {report.orders} order(s), "
           f"{report.records} record(s), {report.events} case event(s)", file=sys.stderr)
-    return 0
-
-
-def prune_inbox() -> int:
-    settings = settings_from_env()
-    with connect(settings, "order-cases.cases-prune-inbox") as conn:
-        pruned = inbox_retention_pass(settings, conn, dt.datetime.now(dt.UTC))
-    print(f"deleted {pruned} inbox row(s) of records no topic can deliver again",
-          file=sys.stderr)
     return 0

@@ -86,9 +86,6 @@ def parser() -> argparse.ArgumentParser:
                             "outbox, dead letters, leaders")
     status.add_argument("--json", action="store_true")
 
-    sub.add_parser("prune-inbox", help="delete the inbox rows of records no topic can "
-                   "deliver again (the sweeper does it every hour)")
-
     replay = sub.add_parser("replay", help="re-process inbound topics from an offset or a "
                             "time; what was already applied is skipped")
     replay.add_argument("topics", nargs="+", choices=list(INBOUND_TOPICS), metavar="TOPIC")
@@ -135,8 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             return commands.sweep(args.now)
         if args.command == "status":
             return status.status(args.json)
-        if args.command == "prune-inbox":
-            return commands.prune_inbox()
         if args.command == "replay":
             return recovery.replay(args.topics, args.from_offset, args.from_time)
         if args.command == "dlq" and args.dlq_command == "list":

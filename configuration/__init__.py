@@ -173,8 +173,6 @@ class Settings:
     startup_wait: dt.timedelta = DEFAULT_STARTUP_WAIT
     #: the port of /healthz, /readyz and /metrics (None: not served)
     http_port: int | None = None
-    #: how often the sweeper deletes the inbox rows no topic can deliver again
-    inbox_retention_interval: float = 3600.0
     #: an inbound value larger than this is a dead letter, checked before decoding
     max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES
     #: what `cases setup` creates topics with; -1: the broker's default
@@ -215,7 +213,6 @@ class Settings:
                 f"allowed_lateness={self.allowed_lateness!r}, "
                 f"clock_skew={self.clock_skew!r}, startup_wait={self.startup_wait!r}, "
                 f"http_port={self.http_port!r}, "
-                f"inbox_retention_interval={self.inbox_retention_interval!r}, "
                 f"max_record_bytes={self.max_record_bytes!r}, "
                 f"topic_partitions={self.topic_partitions!r}, "
                 f"topic_replication_factor={self.topic_replication_factor!r})")
@@ -263,8 +260,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         batch_gather = float(env.get("CASES_BATCH_GATHER_SECONDS",
                                      str(DEFAULT_BATCH_GATHER_SECONDS)))
         http_port = int(env["CASES_HTTP_PORT"]) if env.get("CASES_HTTP_PORT") else None
-        inbox_retention_interval = float(
-            env.get("CASES_INBOX_RETENTION_INTERVAL_SECONDS", "3600"))
         max_record_bytes = int(env.get("CASES_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
         message_max_bytes = int(extra.get("message.max.bytes", KAFKA_MESSAGE_MAX_BYTES))
     except ValueError as exc:
@@ -273,11 +268,9 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
                        *((_batch_size_variable(t), n) for t, n in topic_batch_sizes.items())]:
         if size < 1:
             raise ConfigurationError(f"{name} must be at least 1, not {size}")
-    for name, seconds in [("CASES_SWEEP_INTERVAL_SECONDS", sweep_interval),
-                          ("CASES_INBOX_RETENTION_INTERVAL_SECONDS", inbox_retention_interval)]:
-        if not seconds > 0:
-            raise ConfigurationError(f"{name} must be a positive number of seconds, "
-                                     f"not {seconds}")
+    if not sweep_interval > 0:
+        raise ConfigurationError("CASES_SWEEP_INTERVAL_SECONDS must be a positive number of "
+                                 f"seconds, not {sweep_interval}")
     if not 0 <= batch_gather <= 1:
         raise ConfigurationError("CASES_BATCH_GATHER_SECONDS must be between 0 and 1 "
                                  f"second, not {batch_gather}")
@@ -310,7 +303,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         clock_skew=clock_skew,
         startup_wait=startup_wait,
         http_port=http_port,
-        inbox_retention_interval=inbox_retention_interval,
         max_record_bytes=max_record_bytes,
         topic_partitions=_topic_layout(env, "CASES_TOPIC_PARTITIONS"),
         topic_replication_factor=_topic_layout(env, "CASES_TOPIC_REPLICATION_FACTOR"),

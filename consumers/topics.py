@@ -1,11 +1,10 @@
 """The topics this service reads and writes: creating them (`cases setup`; in production
 the inbound topics may belong to their producers), checking that they exist (`cases
-run`), and how much of them Kafka still keeps (the inbox's retention and the benchmark
-read it)."""
+run`), and how much of them Kafka still keeps (`cases status`, replay, redrive and the
+benchmark read it)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Iterable
 
@@ -21,7 +20,6 @@ from confluent_kafka.admin import (
 
 from bootstrap import kafka
 from configuration import Settings
-from consumers.inbound import position_of
 from schemas import CASE_EVENTS_TOPIC, INBOUND_TOPICS, dlq_topic
 
 
@@ -109,10 +107,6 @@ def _missing(admin: AdminClient, timeout: float) -> list[str]:
     return [t for t in all_topics() if t not in existing]
 
 
-#: (topic, partition) -> offset
-Positions = dict[tuple[str, int], int]
-
-
 def reader(settings: Settings) -> Consumer:
     """A consumer that never subscribes, so it joins no group and commits nothing."""
     return kafka.private_consumer(settings)
@@ -151,42 +145,3 @@ def _watermark(client: Consumer, partition: TopicPartition, timeout: float
                 raise
             time.sleep(0.2)
 
-
-def log_starts(settings: Settings, topics: Iterable[str], timeout: float = 10.0) -> Positions:
-    """Where each partition's log now begins: Kafka has deleted every record below
-    (retention, or deleted records), so nothing can read those again."""
-    client = reader(settings)
-    try:
-        return {tp: low for tp, (low, _) in watermarks(client, topics, timeout).items()}
-    finally:
-        client.close()
-
-
-def oldest_record_time(settings: Settings, topics: Iterable[str], timeout: float = 10.0
-                       ) -> dt.datetime | None:
-    """The timestamp of the oldest record `topics` still keep (None when they are empty):
-    the first record of each non-empty partition, read without joining a group."""
-    client = reader(settings)
-    try:
-        kept = {tp: low for tp, (low, high) in watermarks(client, topics, timeout).items()
-                if high > low}
-        if not kept:
-            return None
-        client.assign([TopicPartition(t, p, low) for (t, p), low in kept.items()])
-        oldest: int | None = None
-        deadline = time.monotonic() + timeout
-        while kept:
-            if time.monotonic() > deadline:
-                raise KafkaException(f"could not read the first record of {sorted(kept)}")
-            msg = client.poll(0.5)
-            if msg is None or msg.error():
-                continue
-            topic, partition, _ = position_of(msg)
-            if kept.pop((topic, partition), None) is None:
-                continue
-            client.pause([TopicPartition(topic, partition)])
-            stamp = msg.timestamp()[1]
-            oldest = stamp if oldest is None else min(oldest, stamp)
-        return dt.datetime.fromtimestamp(oldest / 1000, dt.UTC) if oldest is not None else None
-    finally:
-        client.close()

@@ -1,3 +1,3 @@
 """The sweeper: the component that takes every decision, in event time, once the low
-watermark has passed it (records and time rules alike), and keeps the inbox's size in
-check. One sweeper leads at a time; others wait as standbys."""
+watermark has passed it (records and time rules alike). One sweeper leads at a time;
+others wait as standbys."""

@@ -1,6 +1,5 @@
 """The sweeper's loop: lead (one sweeper at a time holds an advisory lock), then, every
-CASES_SWEEP_INTERVAL_SECONDS, measure the low watermark and decide what it has passed;
-every CASES_INBOX_RETENTION_INTERVAL_SECONDS, prune the inbox."""
+CASES_SWEEP_INTERVAL_SECONDS, measure the low watermark and decide what it has passed."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ from dataclasses import dataclass, field
 
 import psycopg
 import structlog
-from confluent_kafka import KafkaException
 from psycopg import sql
 
 from bootstrap import kafka
@@ -23,7 +21,6 @@ from service.decide import PassReport
 from storage.transaction import STORED_CHANNEL
 from sweeper import watermark
 from sweeper.decisions import decide_pass
-from sweeper.retention import inbox_retention_pass
 
 log = structlog.get_logger("sweeper")
 
@@ -37,8 +34,6 @@ MEASURE_AT_LEAST_EVERY = 1.0
 _NEXT_DUE = ("SELECT least((SELECT min(occurred_at) FROM undecided_records),"
              " (SELECT min(occurred_at) FROM undecided_reports),"
              " (SELECT min(due_at) FROM orders WHERE due_at IS NOT NULL))")
-#: a retention pass that Kafka or PostgreSQL could not answer is tried again this soon
-RETENTION_RETRY_SECONDS = 30.0
 
 
 @dataclass
@@ -89,7 +84,7 @@ class Sweeper:
         log.info("sweeper_leading")
         # consumers NOTIFY this channel when they store records: one may be due at once
         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(STORED_CHANNEL)))
-        retention_due, measured_at = time.monotonic(), 0.0
+        measured_at = 0.0
         while not self.stop.is_set():
             self.on_tick()
             decided = False
@@ -97,8 +92,6 @@ class Sweeper:
                 report = self.sweep_once(conn, ends)
                 decided = bool(report and (report.orders or report.standing))
                 measured_at = time.monotonic()
-            if not self.stop.is_set() and time.monotonic() >= retention_due:
-                retention_due = time.monotonic() + self._retention(conn)
             # a pass that decided something goes round again soon; one that could not
             # (a partition still holds the watermark back) waits the sweep interval
             floor = MIN_SLEEP if decided else self.settings.sweep_interval
@@ -142,14 +135,3 @@ class Sweeper:
         report = decide_pass(conn, low, self.settings.policy)
         self.on_pass(report, time.perf_counter() - started)
         return report
-
-    def _retention(self, conn: psycopg.Connection) -> float:
-        """One retention pass; the seconds until the next (sooner after a failure)."""
-        try:
-            inbox_retention_pass(self.settings, conn, dt.datetime.now(dt.UTC))
-        except (psycopg.OperationalError, KafkaException) as exc:
-            log.warning("inbox_retention_skipped", error=type(exc).__name__)
-            return RETENTION_RETRY_SECONDS
-        except Exception:  # a fault of its own must not stop the decisions
-            log.exception("inbox_retention_failed")
-        return self.settings.inbox_retention_interval
