@@ -1,11 +1,12 @@
 """The poll loop every inbound consumer shares.
 
 Per poll batch: decode every record (bad ones become dead letters); store the good ones
-in ONE database transaction (records, inbox, how far the batch read); then send the
-dead letters and wait for the broker's acknowledgement; only then store the offsets,
-which librdkafka commits in the background. A crash anywhere replays the batch, and the
-inbox turns what was already stored into a no-op. Nothing is decided here: the sweeper
-decides what was stored once the watermark has passed it.
+in ONE database transaction (the records, unique by event_id, and how far the batch
+read); then send the dead letters and wait for the broker's acknowledgement; only then
+store the offsets, which librdkafka commits in the background. A crash anywhere replays
+the batch, and the records' event_ids (the inbox) turn what was already stored into a
+no-op. Nothing is decided here: the sweeper decides what was stored once the watermark
+has passed it.
 
 The loop overlaps two batches: while a thread of its own runs one batch's transaction,
 the loop polls and decodes the next. Everything else stays in order: the next

@@ -1,4 +1,4 @@
-"""Storing a batch: one PostgreSQL transaction for its records, the inbox and how far it
+"""Storing a batch: one PostgreSQL transaction for its records (the inbox) and how far it
 read; retried while the database is away, and, when a record's values make it fail,
 record by record so only the culprit becomes a dead letter."""
 

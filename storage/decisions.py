@@ -50,6 +50,8 @@ class PostgresDecisions(Timed):
         self.state_bytes = 0
         #: carrier reports not decided yet that cannot be read back (see `reports`)
         self._unreadable_reports: list[str] = []
+        #: the queue rows `load` read, by event_id: deleted by their key once decided
+        self._queued: dict[str, tuple[str, dt.datetime]] = {}
 
     # ---- reading records back ----------------------------------------------------------
 
@@ -104,12 +106,13 @@ class PostgresDecisions(Timed):
         undecided: dict[str, list[Stored]] = {}
         unreadable: list[Refused] = []
         placed_sellers = set()
-        for order_id, seller_id, *columns in self.rows(
-                'SELECT r.order_id, r.seller_id, r.event_id, r.topic, r."partition", '
-                'r."offset", r.payload, r.headers FROM undecided_records u '
+        for order_id, occurred_at, seller_id, *columns in self.rows(
+                'SELECT r.order_id, r.occurred_at, r.seller_id, r.event_id, r.topic, '
+                'r."partition", r."offset", r.payload, r.headers FROM undecided_records u '
                 "JOIN order_records r USING (event_id) "
                 "WHERE u.order_id = ANY(%b::text[]) AND u.occurred_at <= %b "
                 'ORDER BY r.order_id, r.occurred_at, r."offset"', (ids, until)):
+            self._queued[columns[0]] = (order_id, occurred_at)
             stored = self._stored(*columns)
             if isinstance(stored, Refused):
                 unreadable.append(stored)
@@ -234,10 +237,14 @@ class PostgresDecisions(Timed):
                      AS v(seller_id, suspended, reason, decisions)
                 WHERE sellers.seller_id = v.seller_id
                 """, seller_rows)
-        decided = sorted(set(decided))
-        if decided:
-            self.execute("DELETE FROM undecided_records WHERE order_id = ANY(%b::text[]) "
-                         "AND event_id = ANY(%b::text[])", (order_rows[0], decided))
+        keys = sorted((*self._queued.pop(e), e) for e in set(decided) if e in self._queued)
+        if keys:
+            # by the whole key: a record of these orders stored since `load` stays queued
+            self.execute(
+                "DELETE FROM undecided_records u USING unnest(%b::text[], %b::timestamptz[], "
+                "%b::text[]) AS k(order_id, occurred_at, event_id) WHERE u.order_id = "
+                "k.order_id AND u.occurred_at = k.occurred_at AND u.event_id = k.event_id",
+                tuple(map(list, zip(*keys, strict=True))))
         if self._unreadable_reports:
             self.execute("DELETE FROM undecided_reports WHERE event_id = ANY(%b::text[])",
                          (sorted(set(self._unreadable_reports)),))
