@@ -427,6 +427,18 @@ CATALOGUE: list[Bad] = [
         before=lambda o: [("orders", placed(o, event_id=f"{o}-reused"))],
         unapplied=lambda b, db: (_reused_by("OrderPlaced")(b, db),
                                  _no_case(b, db))),
+    # the two record tables share one space of event_ids (the inbox), both ways round
+    Bad("event_id of an OrderPlaced reused by a carrier report", "carrier-tracking",
+        lambda o: (f"laposte:1-{o}".encode(), avro(tracking(f"1-{o}", event_id=f"{o}-reused"))),
+        CONFLICT, _conflict("carrier-tracking"),
+        before=lambda o: [("orders", placed(o, event_id=f"{o}-reused"))],
+        unapplied=lambda b, db: (_reused_by("OrderPlaced")(b, db),
+                                 _untracked_parcel(b, db))),
+    Bad("event_id of a carrier report reused by an OrderPlaced", "orders",
+        lambda o: (_k(o), avro(placed(o, event_id=f"{o}-reused"))),
+        CONFLICT, _conflict("orders"),
+        before=lambda o: [("carrier-tracking", tracking(f"1-{o}", event_id=f"{o}-reused"))],
+        unapplied=lambda b, db: _no_order(b.order_id)(b, db)),
     Bad("carrier code containing ':' (parcel key collision)", "carrier-tracking",
         lambda o: (f"ups:x:1-{o}".encode(), avro(tracking(f"1-{o}", carrier="ups:x"))),
         CONTRACT, _as("field carrier: must not contain ':' (the carrier-tracking key joins "
