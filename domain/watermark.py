@@ -3,10 +3,14 @@
 For each inbound partition the service knows where its consumer group has stored up to
 (`next_offset`), the latest event time among the records stored (`frontier`) and where
 the broker's log ends. A partition with nothing unread cannot hold back anything that
-happened up to the wall clock less the allowed lateness; one with records still unread
-can only vouch for what it has read, less the allowed lateness; one that has read
-nothing vouches for nothing. The low watermark is the least of them, and never more than
-the wall clock less the allowed lateness, whatever a record says its time is.
+happened up to the wall clock less the allowed lateness. One with records still unread
+vouches for the later of two moments, less the allowed lateness: the latest event time
+it has stored, and the last time its log was seen ending at or before where it has
+stored up to (every record not stored yet reached the broker after that moment, so it
+happened at most the allowed lateness before it). One that has read nothing and was
+never seen caught up vouches for nothing. The low watermark is the least of them, and
+never more than the wall clock less the allowed lateness, whatever a record says its
+time is.
 
 A record is within the allowed lateness when it reached Kafka at most that long after
 it happened, and at most that long behind the records before it in its partition. Every
@@ -17,7 +21,8 @@ wait for the watermark and then stand.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 
@@ -32,6 +37,9 @@ class PartitionProgress:
     next_offset: int | None
     #: the latest event time among the records stored from it
     frontier: dt.datetime | None
+    #: the last moment its log was seen ending at or before where it is stored up to:
+    #: every record not stored yet reached the broker after it (LogEndHistory)
+    read_through: dt.datetime | None = None
 
     @property
     def unread(self) -> int:
@@ -51,9 +59,10 @@ def vouches_for(progress: PartitionProgress, now: dt.datetime,
     """Up to when a partition says nothing more will come (None: nothing at all)."""
     if progress.unread == 0:
         return now - allowed_lateness
-    if progress.frontier is None:
+    marks = [m for m in (progress.frontier, progress.read_through) if m is not None]
+    if not marks:
         return None
-    return min(progress.frontier, now) - allowed_lateness
+    return min(max(marks), now) - allowed_lateness
 
 
 def low_watermark(partitions: Iterable[PartitionProgress], now: dt.datetime,
@@ -76,3 +85,36 @@ def low_watermark(partitions: Iterable[PartitionProgress], now: dt.datetime,
         elif low is not None and mark == low and mark < ceiling:
             held.append(where)
     return Watermark(low, tuple(held))
+
+
+class LogEndHistory:
+    """Where each partition's log was seen to end, and when: the wall clock read before
+    the log ends were asked for. A record at or past an end seen at `t` was appended
+    after `t`; so once a consumer has stored up to that end, whatever it has not stored
+    reached the broker after `t`. With records arriving all the time a partition is
+    seldom found read to its very end, and its latest event time can trail the clock
+    by the gaps between its records; this bounds what it holds back by how far its
+    consumer trails the log instead."""
+
+    def __init__(self, keep: int = 256) -> None:
+        self.keep = keep
+        #: per partition, (log end, the last time it was seen), ends increasing
+        self._seen: dict[tuple[str, int], deque[tuple[int, dt.datetime]]] = {}
+
+    def note(self, at: dt.datetime, ends: Mapping[tuple[str, int], int]) -> None:
+        """The log ends the broker answered just after the wall clock said `at`."""
+        for where, end in ends.items():
+            seen = self._seen.setdefault(where, deque(maxlen=self.keep))
+            if seen and end < seen[-1][0]:
+                continue  # a stale answer: it says nothing of what came after `at`
+            if seen and end == seen[-1][0]:
+                seen.pop()  # the same end, seen later: the later moment vouches more
+            seen.append((end, at))
+
+    def read_through(self, where: tuple[str, int], position: int) -> dt.datetime | None:
+        """The last time the log was seen ending at or before `position`."""
+        # newest first: a consumer keeping up has stored past the latest ends seen
+        for end, at in reversed(self._seen.get(where, ())):
+            if end <= position:
+                return at
+        return None

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from bootstrap import kafka
-from domain.watermark import PartitionProgress, Watermark, low_watermark
+from domain.watermark import LogEndHistory, PartitionProgress, Watermark, low_watermark
 from schemas import INBOUND_TOPICS
 from storage.progress import Progress, keep_watermark, read_progress
 
@@ -34,6 +34,8 @@ class LogEnds:
         self._starts: dict[tuple[str, int], int] = {}
         self._highest: dict[tuple[str, int], int] = {}
         self._known_until = 0.0
+        #: the ends the broker answered, before the never-backwards rule, and when
+        self.history = LogEndHistory()
 
     def _offsets(self, partitions: list[tuple[str, int]], spec: OffsetSpec
                  ) -> dict[tuple[str, int], int]:
@@ -50,9 +52,9 @@ class LogEnds:
             found[(tp.topic, tp.partition)] = offset
         return found
 
-    def read(self) -> dict[tuple[str, int], tuple[int, int]]:
-        """(log start, log end) of every inbound partition; KafkaException when the
-        broker cannot say."""
+    def read(self, asked_at: dt.datetime) -> dict[tuple[str, int], tuple[int, int]]:
+        """(log start, log end) of every inbound partition, asked once the wall clock
+        said `asked_at`; KafkaException when the broker cannot say."""
         if time.monotonic() >= self._known_until or not self._starts:
             metadata = self.admin.list_topics(timeout=self.timeout)
             partitions = []
@@ -64,6 +66,7 @@ class LogEnds:
             self._starts = self._offsets(partitions, OffsetSpec.earliest())
             self._known_until = time.monotonic() + METADATA_SECONDS
         ends = self._offsets(sorted(self._starts), OffsetSpec.latest())
+        self.history.note(asked_at, ends)
         # a log end never moves back (but in an unclean leader election, where holding
         # the watermark is the safe answer): an answer below one seen is a stale one
         for where, end in ends.items():
@@ -98,7 +101,8 @@ class LogEnds:
 
 
 def partitions_read(logs: dict[tuple[str, int], tuple[int, int]], stored: Progress,
-                    committed: dict[tuple[str, int], int]) -> list[PartitionProgress]:
+                    committed: dict[tuple[str, int], int],
+                    history: LogEndHistory | None = None) -> list[PartitionProgress]:
     """Each partition's progress: what the consumers stored (storage.progress), or, for
     a partition nothing was stored from in this database, where its group committed (a
     database set up anew beside groups that have read on: the group's position is what
@@ -108,8 +112,10 @@ def partitions_read(logs: dict[tuple[str, int], tuple[int, int]], stored: Progre
         next_offset, frontier = stored.get((topic, partition), (None, None))
         if next_offset is None:
             next_offset = committed.get((topic, partition))
+        read_through = None if history is None else history.read_through(
+            (topic, partition), max(next_offset or 0, log_start))
         partitions.append(PartitionProgress(topic, partition, log_start, log_end,
-                                            next_offset, frontier))
+                                            next_offset, frontier, read_through))
     return partitions
 
 
@@ -121,7 +127,7 @@ def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timede
     # least this recent, so a partition found caught up vouches for nothing later
     now = dt.datetime.now(dt.UTC)
     try:
-        logs = ends.read()
+        logs = ends.read(now)
     except (KafkaException, TimeoutError):
         return None
     stored = read_progress(conn)
@@ -132,7 +138,7 @@ def measure(conn: psycopg.Connection, ends: LogEnds, allowed_lateness: dt.timede
         committed = ends.committed(unknown) if unknown else {}
     except (KafkaException, TimeoutError):
         return None
-    partitions = partitions_read(logs, stored, committed)
+    partitions = partitions_read(logs, stored, committed, ends.history)
     return low_watermark(partitions, now, allowed_lateness), partitions
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from domain.watermark import PartitionProgress, low_watermark
+from domain.watermark import LogEndHistory, PartitionProgress, low_watermark
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 LATENESS = dt.timedelta(seconds=10)
@@ -46,3 +46,46 @@ def test_the_least_of_several_lagging_partitions_wins():
     mark = low_watermark([part("a", 9, 4, NOW - 30 * S), part("b", 9, 4, NOW - 90 * S),
                           part("c", 9, 4, NOW - 90 * S)], NOW, LATENESS)
     assert mark.low == NOW - 100 * S and mark.held_by == (("b", 0), ("c", 0))
+
+
+def test_a_partition_read_up_to_an_end_seen_earlier_vouches_for_that_moment():
+    # its latest record happened a minute ago, but its log was seen ending where it has
+    # stored up to 2 s ago: whatever it has not stored reached the broker after that
+    lagging = PartitionProgress("a", 0, 0, 9, 4, NOW - 60 * S, read_through=NOW - 2 * S)
+    mark = low_watermark([lagging], NOW, LATENESS)
+    assert mark.low == NOW - 2 * S - LATENESS and mark.held_by == (("a", 0),)
+
+
+def test_the_later_of_its_latest_record_and_the_end_it_reached_counts():
+    behind = PartitionProgress("a", 0, 0, 9, 4, NOW - 1 * S, read_through=NOW - 30 * S)
+    assert low_watermark([behind], NOW, LATENESS).low == NOW - 1 * S - LATENESS
+    never_stored = PartitionProgress("b", 0, 0, 9, None, None, read_through=NOW - 5 * S)
+    assert low_watermark([never_stored], NOW, LATENESS).low == NOW - 5 * S - LATENESS
+
+
+def test_the_history_answers_the_last_moment_the_log_ended_at_or_before_a_position():
+    history = LogEndHistory()
+    history.note(NOW - 3 * S, {("a", 0): 5})
+    history.note(NOW - 2 * S, {("a", 0): 5})  # the same end, seen later
+    history.note(NOW - 1 * S, {("a", 0): 9})
+    assert history.read_through(("a", 0), 4) is None  # not even the first end reached
+    assert history.read_through(("a", 0), 5) == NOW - 2 * S
+    assert history.read_through(("a", 0), 8) == NOW - 2 * S
+    assert history.read_through(("a", 0), 9) == NOW - 1 * S
+    assert history.read_through(("b", 0), 9) is None  # never seen
+
+
+def test_a_stale_answer_below_an_end_seen_before_is_not_kept():
+    history = LogEndHistory()
+    history.note(NOW - 2 * S, {("a", 0): 9})
+    history.note(NOW, {("a", 0): 7})  # records 7 and 8 were appended before NOW - 2 s
+    assert history.read_through(("a", 0), 8) is None
+    assert history.read_through(("a", 0), 9) == NOW - 2 * S
+
+
+def test_the_history_keeps_a_bounded_number_of_ends():
+    history = LogEndHistory(keep=3)
+    for n in range(10):
+        history.note(NOW + n * S, {("a", 0): n})
+    assert history.read_through(("a", 0), 6) is None  # ends 0-6 forgotten
+    assert history.read_through(("a", 0), 8) == NOW + 8 * S

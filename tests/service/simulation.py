@@ -15,7 +15,7 @@ from domain.policy import Policy
 from domain.records import InboundRecord, OrderPlaced, SupportAction, order_of
 from domain.timeline import advance, happened
 from domain.vocabulary import STANDING_ACTIONS, Role, SupportActionKind
-from domain.watermark import PartitionProgress, low_watermark
+from domain.watermark import LogEndHistory, PartitionProgress, low_watermark
 from service.decide import PassReport, decide_until
 from service.store import store_batch
 from service.unit_of_work import Cause, Inbound, PartitionStep
@@ -47,6 +47,8 @@ class Simulation:
     now: dt.datetime = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     watermark: dt.datetime | None = None
     passes: list[PassReport] = field(default_factory=list)
+    #: where the sweeper saw each log end, and when (as the sweeper's LogEnds keeps it)
+    log_ends: LogEndHistory = field(default_factory=LogEndHistory)
 
     def __post_init__(self) -> None:
         self.store.policy = self.policy
@@ -92,11 +94,13 @@ class Simulation:
     def sweep(self) -> None:
         """One pass of the sweeper at the current wall clock."""
         progress = []
+        self.log_ends.note(self.now, {(t, 0): len(p.log) for t, p in self.partitions.items()})
         for topic, part in self.partitions.items():
             stored = self.store.progress.get((topic, 0))
+            position = stored[0] if stored else None
             progress.append(PartitionProgress(
-                topic, 0, 0, len(part.log), stored[0] if stored else None,
-                stored[1] if stored else None))
+                topic, 0, 0, len(part.log), position, stored[1] if stored else None,
+                self.log_ends.read_through((topic, 0), position or 0)))
         mark = low_watermark(progress, self.now, self.lateness).low
         if mark is not None and (self.watermark is None or mark > self.watermark):
             self.watermark = mark

@@ -82,15 +82,29 @@ def test_a_broker_shutting_down_answers_no_offset_and_the_watermark_does_not_mov
     taken as log ends, every partition would look read to its end."""
     admin = _Admin(dict(ENDS))
     ends = LogEnds(admin)  # type: ignore[arg-type]  # a fake at the boundary
-    assert ends.read()[("orders", 0)] == (0, 10)
+    assert ends.read(NOW)[("orders", 0)] == (0, 10)
     admin.ends = dict.fromkeys(ENDS, OFFSET_INVALID)
     with pytest.raises(KafkaException):
-        ends.read()
+        ends.read(NOW)
 
 
 def test_a_log_end_never_moves_back():
     admin = _Admin(dict(ENDS))
     ends = LogEnds(admin)  # type: ignore[arg-type]  # a fake at the boundary
-    ends.read()
+    ends.read(NOW)
     admin.ends = {**ENDS, ("orders", 0): 3}  # a stale answer
-    assert ends.read()[("orders", 0)] == (0, 10)
+    assert ends.read(NOW)[("orders", 0)] == (0, 10)
+
+
+def test_a_partition_stored_up_to_an_end_read_before_vouches_for_when_it_was_read():
+    admin = _Admin(dict(ENDS))
+    ends = LogEnds(admin)  # type: ignore[arg-type]  # a fake at the boundary
+    ends.read(NOW - dt.timedelta(seconds=1))  # every log ends at 10
+    admin.ends = {**ENDS, ("orders", 0): 14}
+    logs = ends.read(NOW)  # four more orders since
+    old = NOW - dt.timedelta(minutes=1)  # the orders stored happened a minute ago
+    stored = {where: (10, old) for where in ENDS}
+    partitions = partitions_read(logs, stored, {}, ends.history)
+    assert [p.read_through for p in partitions if p.unread] == [NOW - dt.timedelta(seconds=1)]
+    assert low_watermark(partitions, NOW, LATENESS).low == (
+        NOW - dt.timedelta(seconds=1) - LATENESS)
