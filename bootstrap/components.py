@@ -80,6 +80,9 @@ def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweepe
         for p in partitions:
             if p.frontier is not None:
                 metrics.FRONTIER.labels(p.topic, str(p.partition)).set(p.frontier.timestamp())
+            if p.read_through is not None:
+                metrics.READ_THROUGH.labels(p.topic, str(p.partition)).set(
+                    p.read_through.timestamp())
 
     def passed(report: PassReport, seconds: float) -> None:
         metrics.SWEEPER_LAST_PASS.set(time.time())

@@ -48,6 +48,11 @@ WATERMARK_DELAY = Gauge(f"{PREFIX}_watermark_delay_seconds",
 FRONTIER = Gauge(f"{PREFIX}_partition_frontier_timestamp_seconds",
                  "Latest event time stored from an inbound partition (Unix seconds)",
                  ["topic", "partition"], multiprocess_mode="max")
+READ_THROUGH = Gauge(
+    f"{PREFIX}_partition_read_through_timestamp_seconds",
+    "Last moment an inbound partition's log was seen ending where its consumers have "
+    "stored up to (Unix seconds): the wall clock less it is how far they trail the log",
+    ["topic", "partition"], multiprocess_mode="max")
 DECISIONS = Counter(f"{PREFIX}_decisions_total",
                     "Records and time rules decided", ["kind"])
 DEADLINES_FIRED = Counter(f"{PREFIX}_deadlines_fired_total",
@@ -91,8 +96,8 @@ HEARTBEAT = Gauge(f"{PREFIX}_heartbeat_timestamp_seconds",
                   "When the component's loop last went round (Unix seconds)",
                   ["component"], multiprocess_mode="liveall")
 
-ALL = [RECORDS_STORED, RECORDS_DUPLICATE, DEAD_LETTERS, BATCH_DURATION, BATCH_SIZE,
-       CONSUMER_LAG, WATERMARK, WATERMARK_DELAY, FRONTIER, DECISIONS, DEADLINES_FIRED,
+ALL = [RECORDS_STORED, RECORDS_DUPLICATE, DEAD_LETTERS, BATCH_DURATION, BATCH_SIZE, CONSUMER_LAG,
+       WATERMARK, WATERMARK_DELAY, FRONTIER, READ_THROUGH, DECISIONS, DEADLINES_FIRED,
        LATE_RECORDS, SUPERSEDED, SWEEPER_LAST_PASS, DECIDE_PASS_DURATION, OUTBOX_BACKLOG,
        OUTBOX_OLDEST_AGE, RELAY_PUBLISH_LATENCY, EVENTS_PUBLISHED, RELAY_LEADER,
        DATABASE_RETRIES, BROKER_ERRORS, READY, HEARTBEAT]

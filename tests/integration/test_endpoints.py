@@ -158,6 +158,9 @@ def test_every_metric_the_deployment_lists_is_exported(
              "a dead letter to be counted")
     wait_for(lambda: scrape(service_url).value(
         "order_cases_partition_frontier_timestamp_seconds"), 60, "a partition's frontier")
+    wait_for(lambda: scrape(service_url).value(
+        "order_cases_partition_read_through_timestamp_seconds"), 60,
+        "a partition read up to an end the sweeper saw")
 
     listed = METRICS_TXT.read_text().split()
     found = scrape(service_url)
