@@ -7,12 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from psycopg import sql
 from yoyo import get_backend, read_migrations
 
-from bench.services import drop_database, fresh_database
 from configuration import Settings
 from domain.records import from_record
 from schemas.codec import shared_codec
@@ -43,7 +44,9 @@ def at_0007(settings: Settings) -> Iterator[str]:
     """A database migrated up to 0007, with two order records and a carrier report; the
     second order record's inbox row deleted (as the inbox retention did)."""
     name = f"cases_0008_{uuid.uuid4().hex[:8]}"
-    url = fresh_database(settings.database_url, name)
+    url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
+    with psycopg.connect(settings.database_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
         backend = get_backend(yoyo_url(url))
         older = read_migrations(str(MIGRATIONS)).filter(lambda m: m.id < "0008")
@@ -66,7 +69,9 @@ def at_0007(settings: Settings) -> Iterator[str]:
                 "('e-report', 'carrier-tracking', 0, 7, 'print-report')")
         yield url
     finally:
-        drop_database(settings.database_url, name)
+        with psycopg.connect(settings.database_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
+                sql.Identifier(name)))
 
 
 def test_the_records_take_the_inbox_fingerprints_and_the_inbox_becomes_a_view(at_0007):
