@@ -10,6 +10,7 @@ import time
 
 from confluent_kafka import Consumer
 
+from bootstrap.garbage import settle_after_start_up
 from bootstrap.lag import ConsumerLag
 from configuration import Settings
 from consumers import CONSUMERS
@@ -32,6 +33,7 @@ class UnknownComponent(ValueError):
 
 def run_component(name: str, settings: Settings, stop: threading.Event) -> None:
     health = Health(name)
+    settle_after_start_up()
     if name in CONSUMERS:
         consumer(name, settings, stop, health).run()
     elif name == "relay":
