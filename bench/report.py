@@ -64,7 +64,10 @@ def render(bench: Bench) -> str:
              f"Workload: {bench.orders:,} orders, {sum(bench.records.values()):,} records "
              f"({', '.join(f'{t} {n:,}' for t, n in bench.records.items())}); allowed "
              f"lateness {bench.allowed_lateness:g}s; batches "
-             f"{', '.join(f'{t} {n}' for t, n in bench.batch_sizes.items())}", ""]
+             f"{', '.join(f'{t} {n}' for t, n in bench.batch_sizes.items())}",
+             "Machine probe before each pass, CPU/elapsed ms (bench/probe.py; lower is "
+             "faster: compare passes only where close): "
+             + ", ".join(f"{label} {found}" for label, found in bench.probes.items()), ""]
     ratios_alone, ratios_at_once = {}, {}
     database = bench.database
     assert database is not None

@@ -49,6 +49,7 @@ import psycopg
 from bench import latency as latency_run
 from bench.offsets import end_offsets, move_groups_to
 from bench.pipeline import Drain, Pipeline, Stages, drain, service_env, stages
+from bench.probe import Probe, probe
 from bench.raw import Rate, RawDatabase, decoded, raw_consume, raw_database, raw_database_at_once
 from bench.report import render
 from bench.services import (
@@ -75,6 +76,12 @@ WORST_ORDER = ["case-actions", "payments", "messages", "carrier-tracking", "orde
 
 def _log(text: str) -> None:
     print(f"bench: {text}", file=sys.stderr, flush=True)
+
+
+def _probed(probes: dict[str, Probe], label: str) -> None:
+    """The machine's speed right before the pass `label` (bench/probe.py)."""
+    probes[label] = probe()
+    _log(f"{label}: machine probe {probes[label]} ms (CPU/elapsed)")
 
 
 @dataclass
@@ -120,6 +127,8 @@ class Bench:
     small: PipelineRun | None = None
     allowed_lateness: float = 0.0
     batch_sizes: dict[str, int] = field(default_factory=dict)
+    #: the machine probe right before each pass (bench/probe.py)
+    probes: dict[str, Probe] = field(default_factory=dict)
 
 
 class Workload:
@@ -288,17 +297,21 @@ def main(argv: list[str] | None = None) -> int:
         # topics, and records of another workload after it would be late for it
         _log(f"a tenth of the backlog: {len(small_items):,} records")
         small_workload = Workload(settings, small_items)
+        probes: dict[str, Probe] = {}
+        _probed(probes, "small")
         small = pipeline_pass(settings, svc, "small", small_workload, log_dir)
         _log(f"the backlog: {len(items):,} records")
         workload = Workload(settings, items)
         bench = Bench(orders, workload.records,
                       allowed_lateness=settings.allowed_lateness.total_seconds(),
                       batch_sizes={t: settings.batch_size_for(t) for t in INBOUND_TOPICS},
-                      small=small)
+                      small=small, probes=probes)
         _log("raw consume")
+        _probed(probes, "raw consume")
         bench.consume = raw_consume(settings, workload.starts, workload.ends)
         _log("raw database")
         inbound = decoded(settings, items)
+        _probed(probes, "raw database")
         raw = fresh_database(svc.database_url, "bench_raw")
         try:
             migrate(raw)
@@ -306,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             drop_database(svc.database_url, "bench_raw")
         _log("raw database, all topics at once")
+        _probed(probes, "raw at once")
         at_once = fresh_database(svc.database_url, "bench_at_once")
         try:
             migrate(at_once)
@@ -314,13 +328,16 @@ def main(argv: list[str] | None = None) -> int:
             drop_database(svc.database_url, "bench_at_once")
         del inbound
         _log("pipeline, each topic alone")
+        _probed(probes, "alone")
         bench.alone, bench.decide_alone = each_alone(settings, svc, workload, log_dir)
         # before the mixed passes: the latency runs of the last one append records of
         # the moment to the topics, which a pass after them would read as well
+        _probed(probes, "worst")
         bench.worst = pipeline_pass(settings, svc, "worst", workload, log_dir,
                                     order=WORST_ORDER)
         plan = LatencyPlan(args.seed + 2, args.rate, seconds)
         for n in range(repeat):  # the last mixed pass is measured for latency too
+            _probed(probes, f"mixed{n + 1}")
             bench.mixed.append(pipeline_pass(settings, svc, f"mixed{n + 1}", workload,
                                              log_dir,
                                              latency=plan if n == repeat - 1 else None))
