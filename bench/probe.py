@@ -1,6 +1,6 @@
 """How fast the machine is at a moment: a fixed piece of pure-Python work, timed.
 
-On a shared virtual machine the same code runs up to a third slower from one minute to
+On a shared virtual machine the same code runs half as fast again from one minute to
 the next, and a run's passes are minutes apart: its ratios set a pipeline pass against
 raw passes measured at other moments. Each pass is preceded by a probe; figures of two
 passes compare only where their probes are close. The CPU time says how much work a
