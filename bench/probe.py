@@ -1,10 +1,10 @@
 """How fast the machine is at a moment: a fixed piece of pure-Python work, timed.
 
-On a shared virtual machine the same code runs half as fast again from one minute to
-the next, and a run's passes are minutes apart: its ratios set a pipeline pass against
-raw passes measured at other moments. Each pass is preceded by a probe; figures of two
-passes compare only where their probes are close. The CPU time says how much work a
-CPU-second buys (what CPU per record is counted in); the elapsed time adds what the
+On a shared virtual machine the same code takes up to half as long again from one minute
+to the next, and a run's passes are minutes apart: its ratios set a pipeline pass
+against raw passes measured at other moments. Each pass is preceded by a probe; figures
+of two passes compare only where their probes are close. The CPU time says how much work
+a CPU-second buys (what CPU per record is counted in); the elapsed time adds what the
 machine's other processes and its host take from the benchmark's own.
 """
 
