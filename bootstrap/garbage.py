@@ -3,7 +3,7 @@
 A component allocates a few objects per record and frees nearly all of them by their
 reference counts; the cyclic collector finds little. With CPython's defaults it still
 ran a young collection every 700 allocations and, every few seconds under load, a full
-one walking every object imported at start-up (about 30 ms of CPU each): 7-9% of each
+one walking every object imported at start-up (about 30 ms of CPU each): 6-9% of each
 component's CPU in all.
 """
 
