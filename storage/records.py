@@ -36,9 +36,14 @@ class PostgresStore(Timed):
         """Keep the new records and queue them for the sweeper (in the statement that
         inserts them); sort out the rest by their fingerprints. An event_id is taken in
         either table: a record is not stored when the other already holds its id."""
+        # Inserted in event_id order (a stable sort: of two records with one event_id,
+        # the first is kept): two sessions storing overlapping batches, as the members
+        # of a group do while a slow one's partitions move, take the rows' locks in the
+        # same order and wait for each other instead of deadlocking.
+        by_id = sorted(items, key=lambda i: i.cause.event_id)
         fresh = self._store_order_records(
-            [i for i in items if not isinstance(i.record, TrackingUpdated)])
-        fresh |= self._store_reports([i for i in items if isinstance(i.record, TrackingUpdated)])
+            [i for i in by_id if not isinstance(i.record, TrackingUpdated)])
+        fresh |= self._store_reports([i for i in by_id if isinstance(i.record, TrackingUpdated)])
         claimed = Claimed()
         seen: list[Inbound] = []
         for item in items:  # a batch may hold an event_id twice: the first is the record

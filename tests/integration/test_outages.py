@@ -416,9 +416,12 @@ def test_consumer_stalled_past_max_poll_interval_loses_and_doubles_nothing(
     assert [e for e in stalled.lines()[mark + again:]
             if e.get("event") == "batch_done" and e["stored"] > 0], (
         "the stalled member applied nothing after it rejoined")
-    # the moved partitions were read again from the last commit: the survivor met the
-    # stalled batch's records, and the inbox made them no-ops
-    assert sum(e["duplicates"] for e in survivor.logged("batch_done")) >= 1
+    # the moved partitions were read again from the last commit: both members met the
+    # stalled batch's records, and whichever stored them second found them taken (the
+    # survivor, or the stalled member when the survivor's insert got the row first once
+    # the stall ended)
+    assert sum(e["duplicates"] for e in [*survivor.logged("batch_done"),
+                                         *stalled.logged("batch_done", mark)]) >= 1
     assert inbox_count(db) == len(orders) * 3
     assert assert_published_once(settings, db) == len(orders) * 2
     wait_all_committed(settings, ["orders", "case-actions"])
