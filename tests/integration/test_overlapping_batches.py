@@ -5,7 +5,6 @@ they wait for each other and one of them stores each record; neither deadlocks."
 from __future__ import annotations
 
 import threading
-import time
 
 import psycopg
 
@@ -14,6 +13,7 @@ from service.unit_of_work import Cause, Claimed, Inbound
 from storage.records import PostgresStore
 from storage.transaction import transaction
 from tests.builders import placed
+from tests.integration.conftest import wait_for
 
 
 def _inbound(record: InboundRecord) -> Inbound:
@@ -22,14 +22,10 @@ def _inbound(record: InboundRecord) -> Inbound:
 
 
 def _waiting(db: psycopg.Connection, sessions: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        row = db.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = "
-                         "'Lock' AND datname = current_database()").fetchone()
-        if row and row[0] >= sessions:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{sessions} session(s) never waited for a lock")
+    wait_for(lambda: db.execute(
+        "SELECT count(*) >= %s FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+        "AND datname = current_database()", (sessions,)).fetchone()[0],
+        30, f"{sessions} session(s) to wait for a lock")
 
 
 def test_overlapping_batches_in_opposite_orders_wait_for_each_other(
