@@ -156,5 +156,5 @@ def _settled(database_url: str) -> bool:
     with psycopg.connect(database_url, autocommit=True) as conn:
         row = conn.execute(
             "SELECT (SELECT count(*) FROM undecided_records) + "
-            "(SELECT count(*) FROM case_events WHERE published_at IS NULL)").fetchone()
+            "(SELECT count(*) FROM unpublished_case_events)").fetchone()
     return bool(row) and row[0] == 0

@@ -179,7 +179,7 @@ def _left(conn: psycopg.Connection) -> tuple[int, int]:
         "SELECT EXISTS (SELECT 1 FROM undecided_records) "
         "OR EXISTS (SELECT 1 FROM undecided_reports) "
         "OR EXISTS (SELECT 1 FROM orders WHERE due_at <= (SELECT low FROM watermark)), "
-        "EXISTS (SELECT 1 FROM case_events WHERE published_at IS NULL)").fetchone()
+        "EXISTS (SELECT 1 FROM unpublished_case_events)").fetchone()
     assert row is not None
     return int(row[0]), int(row[1])
 

@@ -47,7 +47,7 @@ SELECT w.low, now(),
   (SELECT count(*) FROM undecided_records WHERE occurred_at <= w.low),
   (SELECT count(*) FROM undecided_reports WHERE occurred_at <= w.low),
   (SELECT count(*) FROM orders WHERE due_at <= w.low),
-  (SELECT count(*) FROM case_events WHERE published_at IS NULL),
+  (SELECT count(*) FROM unpublished_case_events),
   (SELECT count(*) FROM dead_letter_outbox WHERE published_at IS NULL)
 FROM (SELECT (SELECT low FROM watermark) AS low) AS w
 """
@@ -62,7 +62,7 @@ class Progress:
     watermark_behind: float | None = None
     #: behind the watermark and not decided: records, carrier reports, time rules due
     undecided: int | None = None
-    #: case_events rows with published_at IS NULL
+    #: case events the relay has still to publish
     unpublished: int | None = None
     #: records on the dead-letter topics and dead letters the relay has still to send
     dead_letters: int | None = None

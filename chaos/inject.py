@@ -135,11 +135,11 @@ def sweep_killing_the_relay(env: dict[str, str], sweep_at: str, fleet: Fleet, lo
     sending and marking, where a crash must re-send, not lose.
 
     The window is held open rather than raced for: a transaction of the harness locks
-    the unpublished outbox rows (FOR UPDATE), so the relay reads and sends them but its
-    UPDATE marking them published waits. Once every one is on the topic, the relay is
-    killed, the session of its waiting UPDATE is ended too (it would otherwise commit
-    the marks once the lock is gone, the relay's connection being in autocommit), and
-    the lock is let go."""
+    the table of publication marks (SHARE mode: read, not written), so the relay reads
+    and sends the events but its INSERT marking them published waits. Once every one is
+    on the topic, the relay is killed, the session of its waiting INSERT is ended too
+    (it would otherwise commit the mark once the lock is gone, the relay's connection
+    being in autocommit), and the lock is let go."""
     relay = next(i for i in fleet.instances if i.component == "relay")
     pid = relay.pid
     fleet.kill(relay)
@@ -162,11 +162,11 @@ def _kill_between_sending_and_marking(relay: Instance, fleet: Fleet, log: FaultL
             psycopg.connect(settings.database_url, autocommit=True) as watch:
         # `hold` is one transaction, until its rollback; `watch` looks at the sessions
         # (pg_stat_activity is read once per transaction: never in `hold`'s)
-        waiting = len(hold.execute("SELECT seq FROM case_events WHERE published_at IS NULL "
-                                   "FOR UPDATE").fetchall())
+        hold.execute("LOCK TABLE case_events_published IN SHARE MODE")
+        waiting = _unpublished(hold)
         fleet.start(relay)
         log.note(f"started {relay.name} again (pid {relay.pid}); {waiting} events to publish, "
-                 f"their outbox rows locked")
+                 f"the publication marks locked")
         sent = 0
         while waiting and time.monotonic() < deadline:
             sent = sum(probe.end_offsets(CASE_EVENTS_TOPIC).values()) - before
@@ -187,7 +187,7 @@ def _kill_between_sending_and_marking(relay: Instance, fleet: Fleet, log: FaultL
             (blocked,)).fetchall()]
         hold.rollback()
         unmarked = _unpublished(watch)
-    log.note(f"SIGKILL {relay.name} (pid {pid}) with {sent} events on the topic, its UPDATE "
+    log.note(f"SIGKILL {relay.name} (pid {pid}) with {sent} events on the topic, its INSERT "
              f"waiting ({sum(ended)} session ended); {unmarked} not marked published")
     time.sleep(1.0)
     fleet.start(relay)
@@ -195,7 +195,7 @@ def _kill_between_sending_and_marking(relay: Instance, fleet: Fleet, log: FaultL
 
 
 def _blocked_by(watch: psycopg.Connection, holder: int) -> list[int]:
-    """The sessions waiting for a lock the session `holder` has (the relay's UPDATE),
+    """The sessions waiting for a lock the session `holder` has (the relay's INSERT),
     once there is one."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -208,5 +208,5 @@ def _blocked_by(watch: psycopg.Connection, holder: int) -> list[int]:
 
 
 def _unpublished(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT count(*) FROM case_events WHERE published_at IS NULL").fetchone()
+    row = conn.execute("SELECT count(*) FROM unpublished_case_events").fetchone()
     return int(row[0]) if row else 0

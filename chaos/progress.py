@@ -33,7 +33,7 @@ SELECT (SELECT count(*) FROM inbox),
          - (SELECT count(*) FROM undecided_records)
          + (SELECT count(*) FROM parcel_reports)
          - (SELECT count(*) FROM undecided_reports),
-       (SELECT count(*) FROM case_events WHERE published_at IS NOT NULL)
+       (SELECT count(*) FROM case_events) - (SELECT count(*) FROM unpublished_case_events)
 """
 
 

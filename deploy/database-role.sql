@@ -69,12 +69,14 @@ GRANT SELECT, INSERT ON case_proofs TO order_cases_runtime;
 -- one under a reused event_id.
 GRANT SELECT ON inbox TO order_cases_runtime;
 
--- The outbox and case history: appended to, marked published by the relay, and marked
--- superseded (by the event that says so); the events themselves can never be rewritten
--- or removed by the service.
+-- The outbox and case history: appended to and marked superseded (by the event that
+-- says so); the events themselves can never be rewritten or removed by the service.
+-- The relay marks how far it published with a row per batch in case_events_published.
 GRANT SELECT, INSERT ON case_events TO order_cases_runtime;
-GRANT UPDATE (published_at, superseded_by) ON case_events TO order_cases_runtime;
+GRANT UPDATE (superseded_by) ON case_events TO order_cases_runtime;
 GRANT USAGE ON SEQUENCE case_events_seq_seq TO order_cases_runtime;
+GRANT SELECT, INSERT ON case_events_published TO order_cases_runtime;
+GRANT SELECT ON unpublished_case_events TO order_cases_runtime;
 
 -- Dead letters the sweeper found, sent by the relay.
 GRANT SELECT, INSERT ON dead_letter_outbox TO order_cases_runtime;

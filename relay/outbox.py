@@ -3,10 +3,11 @@
 `<topic>.dlq`.
 
 One relay publishes at a time: it holds a PostgreSQL advisory lock, and a second relay
-waits as a standby, so one key's events are never sent out of order by two relays. Rows
-are sent in `seq` order with an idempotent producer; a row is marked published only
-after the broker acknowledged it and every row before it. After a crash the unmarked
-rows go again, with the same event_id.
+waits as a standby, so one key's events are never sent out of order by two relays. Case
+events are sent in `seq` order with an idempotent producer; once the broker has
+acknowledged a batch, one row in `case_events_published` says every event up to its
+last seq is published (appends commit in seq order, so nothing below it comes later).
+After a crash what is after that mark goes again, with the same event_ids.
 
 Every case event carries headers that say what it is and what caused it, without
 decoding it: `event_type`, `event_id`, `cause_event_id`, `cause_topic`,
@@ -88,7 +89,7 @@ class OutboxRelay:
             try:
                 with connect(self.settings, "order-cases.relay") as conn:
                     prefer_key_lookups(conn, transaction_only=False)
-                    # Marking rows published need not wait for the WAL flush: a mark lost
+                    # Marking what was published need not wait for the WAL flush: a mark lost
                     # in a crash only re-sends those events, with the same event_id, which
                     # the guarantees allow. It takes a disk flush out of every cycle.
                     conn.execute("SET synchronous_commit = off")
@@ -129,17 +130,17 @@ class OutboxRelay:
         """How many case events wait to be published, and how long the oldest has."""
         row = conn.execute(
             "SELECT count(*), coalesce(extract(epoch FROM clock_timestamp() - min(created_at)),"
-            " 0) FROM case_events WHERE published_at IS NULL", prepare=True).fetchone()
+            " 0) FROM unpublished_case_events", prepare=True).fetchone()
         return (int(row[0]), float(row[1])) if row else (0, 0.0)
 
     def publish_once(self, conn: psycopg.Connection, producer: kafka.Producer) -> int:
-        """Send one batch of unpublished case events; return how many were marked."""
+        """Send the next batch of case events after the mark; return how many were marked."""
         started = time.perf_counter()
         rows = conn.execute(
             "SELECT seq, order_id, payload, event_id, type, cause_topic, cause_partition, "
             "cause_offset, cause_event_id, cause_headers, "
             "extract(epoch FROM clock_timestamp() - created_at) "
-            "FROM case_events WHERE published_at IS NULL ORDER BY seq LIMIT %s", (BATCH,),
+            "FROM unpublished_case_events ORDER BY seq LIMIT %s", (BATCH,),
             prepare=True, binary=True).fetchall()
         if not rows:
             return 0
@@ -157,9 +158,8 @@ class OutboxRelay:
             seqs = [s for s in seqs if s < first_failed]
             log.warning("relay_delivery_failed", failed=len(failed), remaining=remaining)
         if seqs:
-            conn.execute(
-                "UPDATE case_events SET published_at = now() WHERE seq = ANY(%b::bigint[])",
-                (seqs,), prepare=True)
+            conn.execute("INSERT INTO case_events_published (through_seq) VALUES (%s) "
+                         "ON CONFLICT DO NOTHING", (seqs[-1],), prepare=True)
         self.published += len(seqs)
         waited = produced - started
         self.on_published([(row[4], float(row[-1]) + waited) for row in rows[:len(seqs)]])

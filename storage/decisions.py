@@ -32,7 +32,7 @@ from service.unit_of_work import (
 )
 from storage import state_json
 from storage.records import headers_from_json, headers_json
-from storage.transaction import Timed, dumps
+from storage.transaction import OUTBOX_APPEND_LOCK, Timed, dumps
 
 #: the exception class a refused record's dead letter names
 REFUSED_ERROR = "domain.decision.InvalidRecord"
@@ -289,6 +289,8 @@ class PostgresDecisions(Timed):
         self.execute("DELETE FROM order_records WHERE event_id = ANY(%b::text[])", (ids,))
 
     def _append_events(self, rows: tuple[list[Any], ...]) -> None:
+        # held to the commit: no other append takes a seq before this one commits
+        self.execute("SELECT pg_advisory_xact_lock(%s)", (OUTBOX_APPEND_LOCK,))
         self.execute(
             """
             INSERT INTO case_events (event_id, decision_key, order_id, type, occurred_at,

@@ -31,8 +31,8 @@ def database_status(conn: psycopg.Connection, relay_lock: int, sweeper_lock: int
     now = dt.datetime.now(dt.UTC)
     kept = watermark(conn)
     outbox = conn.execute(
-        "SELECT count(*), extract(epoch FROM now() - min(created_at)) FROM case_events "
-        "WHERE published_at IS NULL").fetchone()
+        "SELECT count(*), extract(epoch FROM now() - min(created_at)) "
+        "FROM unpublished_case_events").fetchone()
     dead = conn.execute("SELECT count(*) FROM dead_letter_outbox "
                         "WHERE published_at IS NULL").fetchone()
     undecided: dict[str, int] = dict(conn.execute(

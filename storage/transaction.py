@@ -34,6 +34,9 @@ set_json_loads(orjson.loads)
 CASE_EVENTS_CHANNEL = "case_events"
 #: the sweeper LISTENs on this one; a consumer's commit that stores records NOTIFYs it
 STORED_CHANNEL = "records_stored"
+#: the advisory lock a transaction holds from appending case events to its end: appends
+#: commit in seq order, so the relay's cursor (publish up to a seq) never skips one
+OUTBOX_APPEND_LOCK = 0x0CA5E6
 
 
 def dumps(value: Any) -> str:

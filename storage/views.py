@@ -29,8 +29,9 @@ def case_report(conn: psycopg.Connection, order_id: str, policy: Policy) -> dict
         (order_id,)).fetchone()
     history = conn.execute(
         "SELECT record, rule, cause_topic, cause_partition, cause_offset, cause_event_id, "
-        "published_at, superseded_by, created_at FROM case_events WHERE order_id = %s "
-        "ORDER BY occurred_at, seq", (order_id,)).fetchall()
+        "(SELECT published_at FROM case_events_published WHERE through_seq >= e.seq "
+        "ORDER BY through_seq LIMIT 1), superseded_by, created_at FROM case_events e "
+        "WHERE order_id = %s ORDER BY occurred_at, seq", (order_id,)).fetchall()
     if row is None and not history and not (waiting and waiting[0]):
         raise NoSuchOrder(f"no order {order_id!r} is known")
     order: Order = (state_json.from_json(Order, row[0]) if row and row[0]

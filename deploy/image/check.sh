@@ -211,8 +211,9 @@ deadline = time.monotonic() + 120
 with psycopg.connect(url, autocommit=True) as conn:
     while time.monotonic() < deadline:
         row = conn.execute(
-            "SELECT count(*) FILTER (WHERE published_at IS NOT NULL), count(*) "
-            "FROM case_events WHERE order_id = %s AND record->>'type' = 'CaseOpened'",
+            "SELECT count(*) FROM case_events e WHERE order_id = %s "
+            "AND record->>'type' = 'CaseOpened' AND NOT EXISTS ("
+            "SELECT 1 FROM unpublished_case_events u WHERE u.seq = e.seq)",
             (order,)).fetchone()
         if row[0] >= 1:
             sys.exit(0)

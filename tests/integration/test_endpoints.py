@@ -77,8 +77,9 @@ def test_case_events_published_move_the_relays_figures(
     before = scrape(service_url)
     s = Scenario(order_id)
     send(settings, s.placed(), s.open_case())
-    wait_for(lambda: db.execute("SELECT count(*) FROM case_events WHERE order_id = %s "
-                                "AND published_at IS NOT NULL", (order_id,)).fetchone()[0],
+    wait_for(lambda: db.execute("SELECT count(*) FROM case_events e WHERE order_id = %s "
+                                "AND e.seq NOT IN (SELECT seq FROM unpublished_case_events)",
+                                (order_id,)).fetchone()[0],
              60, "the relay to publish the CaseOpened")
 
     def moved() -> bool:

@@ -44,7 +44,7 @@ def wait_drained(settings: Settings, db: psycopg.Connection) -> None:
     """Every live consumer committed the end of its topic and the relay sent everything."""
     wait_for(lambda: all(committed(settings, t) == end_offsets(settings, t)
                          for t in INBOUND_TOPICS)
-             and db.execute("SELECT count(*) FROM case_events WHERE published_at IS NULL")
+             and db.execute("SELECT count(*) FROM unpublished_case_events")
              .fetchone()[0] == 0, timeout=120, what="the live service to drain")
 
 

@@ -39,8 +39,9 @@ def test_status_after_records_flow(settings: Settings, env: dict[str, str], serv
     s = Scenario(order_id)
     send(settings, s.placed(), s.open_case())
     produce_raw(settings, "orders", order_id.encode(), b"not an Avro record")
-    wait_for(lambda: db.execute("SELECT count(*) FROM case_events WHERE order_id = %s "
-                                "AND published_at IS NOT NULL", (order_id,)).fetchone()[0],
+    wait_for(lambda: db.execute("SELECT count(*) FROM case_events e WHERE order_id = %s "
+                                "AND e.seq NOT IN (SELECT seq FROM unpublished_case_events)",
+                                (order_id,)).fetchone()[0],
              60, "the CaseOpened to be published")
 
     def drained() -> dict[str, Any] | None:
