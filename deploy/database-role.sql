@@ -52,11 +52,11 @@ GRANT UPDATE (next_offset, frontier, updated_at) ON inbound_progress TO order_ca
 GRANT SELECT, INSERT ON watermark TO order_cases_runtime;
 GRANT UPDATE (low, computed_at, held_by) ON watermark TO order_cases_runtime;
 
--- Each order's state: inserted when first decided, locked (FOR UPDATE needs UPDATE on a
--- column), rewritten; never deleted.
+-- Each order's terms and state: inserted when first decided, locked (FOR UPDATE needs
+-- UPDATE on a column), rewritten; never deleted.
 GRANT SELECT, INSERT ON orders TO order_cases_runtime;
-GRANT UPDATE (seller_id, state, case_state, decided_through, due_at, updated_at) ON orders
-    TO order_cases_runtime;
+GRANT UPDATE (seller_id, terms, state, case_state, decided_through, due_at, updated_at)
+    ON orders TO order_cases_runtime;
 
 -- Sellers' standing.
 GRANT SELECT, INSERT ON sellers TO order_cases_runtime;

@@ -13,7 +13,7 @@ import orjson
 from domain.case_events import CaseEvent
 from domain.deadlines import next_deadline
 from domain.decision import SellerStanding, StandingDecision
-from domain.order import Order
+from domain.order import Order, OrderTerms
 from domain.parcel import Parcel
 from domain.policy import Policy
 from domain.records import InboundRecord, from_record
@@ -31,6 +31,7 @@ from service.unit_of_work import (
     trace_of,
 )
 from storage import state_json
+from storage.order_rows import order_from_row, row_of
 from storage.records import headers_from_json, headers_json
 from storage.transaction import OUTBOX_APPEND_LOCK, Timed, dumps
 
@@ -52,6 +53,8 @@ class PostgresDecisions(Timed):
         self._unreadable_reports: list[str] = []
         #: the queue rows `load` read, by event_id: deleted by their key once decided
         self._queued: dict[str, tuple[str, dt.datetime]] = {}
+        #: each loaded order's terms as its row holds them (written again only if changed)
+        self._terms_as_loaded: dict[str, OrderTerms | None] = {}
 
     # ---- reading records back ----------------------------------------------------------
 
@@ -97,11 +100,13 @@ class PostgresDecisions(Timed):
             "INSERT INTO orders (order_id, state) SELECT unnest(%b::text[]), '{}'::jsonb "
             "ON CONFLICT DO NOTHING", (ids,))
         rows = self.rows(
-            "SELECT o.order_id, o.state FROM unnest(%b::text[]) AS k(id), LATERAL ("
-            "SELECT order_id, state FROM orders WHERE order_id = k.id FOR UPDATE) AS o",
+            "SELECT o.order_id, o.terms, o.state FROM unnest(%b::text[]) AS k(id), LATERAL ("
+            "SELECT order_id, terms, state FROM orders WHERE order_id = k.id FOR UPDATE) AS o",
             (ids,))
         started = time.perf_counter()
-        orders = {order_id: _order(order_id, state) for order_id, state in rows}
+        orders = {order_id: order_from_row(order_id, terms, state)
+                  for order_id, terms, state in rows}
+        self._terms_as_loaded.update((o.order_id, o.terms) for o in orders.values())
         self.state_seconds += time.perf_counter() - started
         undecided: dict[str, list[Stored]] = {}
         unreadable: list[Refused] = []
@@ -198,9 +203,11 @@ class PostgresDecisions(Timed):
              events: list[RecordedEvent]) -> None:
         started = time.perf_counter()
         orders = list(orders)
+        rows = [row_of(o, self._terms_as_loaded.get(o.order_id)) for o in orders]
         order_rows = ([o.order_id for o in orders],
                       [o.terms.seller_id if o.terms else None for o in orders],
-                      [dumps(state_json.to_json(o)) for o in orders],
+                      [r.terms_kept for r in rows], [r.terms for r in rows],
+                      [r.state for r in rows],
                       [o.case.state if o.case else None for o in orders],
                       [o.decided_through for o in orders],
                       [next_deadline(o, self.policy) for o in orders])
@@ -212,18 +219,22 @@ class PostgresDecisions(Timed):
         proofs = sorted({(p.carrier, p.tracking_number, o.order_id)
                          for o in orders if o.case for p in o.case.proofs})
         event_rows = _event_rows(events) if events else None
-        self.state_bytes += sum(map(len, order_rows[2])) + sum(map(len, seller_rows[3]))
+        self.state_bytes += (sum(len(r.terms or "") + len(r.state) for r in rows)
+                             + sum(map(len, seller_rows[3])))
         self.state_seconds += time.perf_counter() - started
 
         if orders:
             self.execute(
                 """
-                UPDATE orders SET seller_id = v.seller_id, state = v.state,
-                       case_state = v.case_state, decided_through = v.decided_through,
-                       due_at = v.due_at, updated_at = now()
-                FROM unnest(%b::text[], %b::text[], %b::jsonb[], %b::text[],
-                            %b::timestamptz[], %b::timestamptz[])
-                     AS v(order_id, seller_id, state, case_state, decided_through, due_at)
+                UPDATE orders SET seller_id = v.seller_id,
+                       terms = CASE WHEN v.terms_kept THEN orders.terms ELSE v.terms END,
+                       state = v.state, case_state = v.case_state,
+                       decided_through = v.decided_through, due_at = v.due_at,
+                       updated_at = now()
+                FROM unnest(%b::text[], %b::text[], %b::boolean[], %b::jsonb[], %b::jsonb[],
+                            %b::text[], %b::timestamptz[], %b::timestamptz[])
+                     AS v(order_id, seller_id, terms_kept, terms, state, case_state,
+                          decided_through, due_at)
                 WHERE orders.order_id = v.order_id
                 """, order_rows)
         for seller in changed:
@@ -336,13 +347,6 @@ class PostgresDecisions(Timed):
             WHERE q.event_id IN (SELECT event_id FROM t)
               AND q.event_id NOT IN (SELECT event_id FROM decided)
             """, ([e for e, _ in pairs], [o for _, o in pairs])))
-
-
-def _order(order_id: str, state: dict[str, Any]) -> Order:
-    if not state:
-        return Order(order_id)
-    order: Order = state_json.from_json(Order, state)
-    return order
 
 
 def _content(record: dict[str, Any]) -> str:

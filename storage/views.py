@@ -9,6 +9,7 @@ import psycopg
 from domain.order import Order
 from domain.policy import Policy
 from storage import state_json
+from storage.order_rows import order_from_row
 from storage.progress import watermark
 
 
@@ -23,7 +24,8 @@ def _iso(value: Any) -> Any:
 def case_report(conn: psycopg.Connection, order_id: str, policy: Policy) -> dict[str, Any]:
     """The order, its case, its deadlines, what still waits for the watermark, the
     watermark, and its case events in event time with when each was published."""
-    row = conn.execute("SELECT state FROM orders WHERE order_id = %s", (order_id,)).fetchone()
+    row = conn.execute("SELECT terms, state FROM orders WHERE order_id = %s",
+                       (order_id,)).fetchone()
     waiting = conn.execute(
         "SELECT count(*), min(occurred_at) FROM undecided_records WHERE order_id = %s",
         (order_id,)).fetchone()
@@ -34,8 +36,7 @@ def case_report(conn: psycopg.Connection, order_id: str, policy: Policy) -> dict
         "WHERE order_id = %s ORDER BY occurred_at, seq", (order_id,)).fetchall()
     if row is None and not history and not (waiting and waiting[0]):
         raise NoSuchOrder(f"no order {order_id!r} is known")
-    order: Order = (state_json.from_json(Order, row[0]) if row and row[0]
-                    else Order(order_id))
+    order = order_from_row(order_id, *row) if row else Order(order_id)
     kept = watermark(conn)
     report: dict[str, Any] = {
         "order_id": order_id, "order": None, "case": None, "deadlines": {},

@@ -233,7 +233,7 @@ def _moved_line(line: str) -> str:
 
 
 def wait_until_known(db: psycopg.Connection, order_id: str) -> None:
-    wait_for(lambda: db.execute("SELECT state->'terms' FROM orders WHERE order_id = %s",
+    wait_for(lambda: db.execute("SELECT terms FROM orders WHERE order_id = %s",
                                 (order_id,)).fetchone() not in (None, (None,)),
              what=f"order {order_id} to be known")
 

@@ -40,7 +40,7 @@ from schemas import INBOUND_TOPICS
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
 from service.unit_of_work import Cause, Inbound
-from storage import state_json
+from storage.order_rows import order_from_row
 from tests.integration import clock
 from tests.integration.conftest import (
     committed,
@@ -237,8 +237,9 @@ def _plain_long_occurred_at(schema: dict[str, Any]) -> None:
 
 
 def _state(db: psycopg.Connection, order_id: str) -> Order | None:
-    row = db.execute("SELECT state FROM orders WHERE order_id = %s", (order_id,)).fetchone()
-    return state_json.from_json(Order, row[0]) if row and row[0] else None
+    row = db.execute("SELECT terms, state FROM orders WHERE order_id = %s",
+                     (order_id,)).fetchone()
+    return order_from_row(order_id, *row) if row and row[1] else None
 
 
 def _no_order(order_id: str) -> Callable[[Bad, psycopg.Connection], None]:

@@ -41,11 +41,10 @@ from hypothesis import strategies as st
 
 from configuration import Settings
 from consumers import dead_letters as dlq
-from domain.order import Order
 from schemas import INBOUND_TOPICS, dlq_topic, record_key
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
-from storage import state_json
+from storage.order_rows import order_from_row
 from tests.integration import clock
 from tests.integration.conftest import (
     committed,
@@ -253,8 +252,9 @@ class Victim:
 
 
 def _victim_state(db: psycopg.Connection, order_id: str) -> tuple[Any, ...]:
-    row = db.execute("SELECT state FROM orders WHERE order_id = %s", (order_id,)).fetchone()
-    order = state_json.from_json(Order, row[0])
+    row = db.execute("SELECT terms, state FROM orders WHERE order_id = %s",
+                     (order_id,)).fetchone()
+    order = order_from_row(order_id, *row)
     records = db.execute("SELECT event_id, record_type FROM order_records WHERE order_id = %s "
                          "ORDER BY event_id", (order_id,)).fetchall()
     events = db.execute("SELECT event_id, type FROM case_events WHERE order_id = %s "

@@ -245,7 +245,7 @@ def place_orders(stack: Stack, db: psycopg.Connection, scenarios: list[Scenario]
     send(stack.settings, *(s.placed() for s in scenarios))
     ids = [s.order_id for s in scenarios]
     wait_for(lambda: db.execute(
-        "SELECT count(*) FROM orders WHERE order_id = ANY(%s) AND state ? 'terms'",
+        "SELECT count(*) FROM orders WHERE order_id = ANY(%s) AND terms IS NOT NULL",
         (ids,)).fetchone()[0] == len(ids), 90, f"{len(ids)} orders to be placed")
 
 
