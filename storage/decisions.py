@@ -203,7 +203,8 @@ class PostgresDecisions(Timed):
              events: list[RecordedEvent]) -> None:
         started = time.perf_counter()
         orders = list(orders)
-        rows = [row_of(o, self._terms_as_loaded.get(o.order_id)) for o in orders]
+        # popped: a pass keeps its units to the end, and would keep every order's terms
+        rows = [row_of(o, self._terms_as_loaded.pop(o.order_id, None)) for o in orders]
         order_rows = ([o.order_id for o in orders],
                       [o.terms.seller_id if o.terms else None for o in orders],
                       [r.terms_kept for r in rows], [r.terms for r in rows],
