@@ -6,8 +6,9 @@
 -- acknowledged by the broker at its `published_at` (or at an earlier row's).
 --
 -- A cursor skips nothing only if no seq commits after a higher one was read: whoever
--- appends case events takes the advisory lock `storage.transaction.OUTBOX_APPEND_LOCK` for the rest
--- of its transaction first, so appends commit in seq order.
+-- appends case events first takes the advisory lock
+-- `storage.transaction.OUTBOX_APPEND_LOCK` for the rest of its transaction, so appends
+-- commit in seq order.
 
 CREATE TABLE case_events_published (
     through_seq   bigint PRIMARY KEY,

@@ -3,42 +3,27 @@ document into the `terms` column, and the sweeper reads the order back whole."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
 import pytest
-from psycopg import sql
-from yoyo import get_backend, read_migrations
 
 from configuration import Settings
 from storage import state_json
-from storage.migrate import MIGRATIONS, migrate, yoyo_url
+from storage.migrate import migrate
 from storage.order_rows import order_from_row
+from tests.integration.migrated import database_before
 from tests.storage.test_state_json import sample_order
 
 
 @pytest.fixture
 def at_0009(settings: Settings) -> Iterator[str]:
-    name = f"cases_0010_{uuid.uuid4().hex[:8]}"
-    url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        backend = get_backend(yoyo_url(url))
-        older = read_migrations(str(MIGRATIONS)).filter(lambda m: m.id < "0010")
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(older))
+    with database_before(settings, "0010") as url:
         with psycopg.connect(url, autocommit=True) as db:
             db.execute("INSERT INTO orders (order_id, state) VALUES (%s, %s), ('o-new', '{}')",
                        ("o-1", orjson.dumps(state_json.to_json(sample_order())).decode()))
         yield url
-    finally:
-        with psycopg.connect(settings.database_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                sql.Identifier(name)))
 
 
 def test_the_terms_move_to_their_column(at_0009: str) -> None:

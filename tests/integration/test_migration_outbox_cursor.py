@@ -5,17 +5,14 @@ first unpublished event is the outbox again."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
-from yoyo import get_backend, read_migrations
 
 from configuration import Settings
-from storage.migrate import MIGRATIONS, migrate, yoyo_url
+from storage.migrate import migrate
+from tests.integration.migrated import database_before
 
 FIRST = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 SECOND = FIRST + dt.timedelta(seconds=1)
@@ -26,15 +23,7 @@ MARKED = {1: FIRST, 2: FIRST, 3: SECOND, 4: None, 5: THIRD}
 
 @pytest.fixture
 def at_0008(settings: Settings) -> Iterator[str]:
-    name = f"cases_0009_{uuid.uuid4().hex[:8]}"
-    url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        backend = get_backend(yoyo_url(url))
-        older = read_migrations(str(MIGRATIONS)).filter(lambda m: m.id < "0009")
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(older))
+    with database_before(settings, "0009") as url:
         with psycopg.connect(url, autocommit=True) as db:
             for seq, published_at in MARKED.items():
                 db.execute(
@@ -44,10 +33,6 @@ def at_0008(settings: Settings) -> Iterator[str]:
                     "'CaseOpened', %s, '{}', '', 'rule', 'case-actions', 0, %s, 'c', %s)",
                     (seq, f"e{seq}", f"e{seq}", FIRST, seq, published_at))
         yield url
-    finally:
-        with psycopg.connect(settings.database_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                sql.Identifier(name)))
 
 
 def test_the_published_prefix_becomes_the_cursor(at_0008: str) -> None:

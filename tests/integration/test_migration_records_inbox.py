@@ -5,23 +5,21 @@ is told apart from another one under its event_id."""
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
-from psycopg import sql
-from yoyo import get_backend, read_migrations
+from yoyo import read_migrations
 
 from configuration import Settings
 from domain.records import from_record
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
 from service.unit_of_work import Cause, Inbound
-from storage.migrate import MIGRATIONS, migrate, yoyo_url
+from storage.migrate import MIGRATIONS, migrate
 from storage.records import PostgresStore
 from storage.transaction import transaction
+from tests.integration.migrated import database_before
 
 AT = dt.datetime(2026, 3, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -43,15 +41,7 @@ def _placed(event_id: str, order_id: str) -> Inbound:
 def at_0007(settings: Settings) -> Iterator[str]:
     """A database migrated up to 0007, with two order records and a carrier report; the
     second order record's inbox row deleted (as the inbox retention did)."""
-    name = f"cases_0008_{uuid.uuid4().hex[:8]}"
-    url = urlunsplit(urlsplit(settings.database_url)._replace(path=f"/{name}"))
-    with psycopg.connect(settings.database_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        backend = get_backend(yoyo_url(url))
-        older = read_migrations(str(MIGRATIONS)).filter(lambda m: m.id < "0008")
-        with backend.lock():
-            backend.apply_migrations(backend.to_apply(older))
+    with database_before(settings, "0008") as url:
         with psycopg.connect(url, autocommit=True) as db:
             for n, event_id in enumerate(["e-kept", "e-pruned"]):
                 db.execute(
@@ -68,10 +58,6 @@ def at_0007(settings: Settings) -> Iterator[str]:
                 "VALUES ('e-kept', 'orders', 0, 0, 'print-o-e-kept'), "
                 "('e-report', 'carrier-tracking', 0, 7, 'print-report')")
         yield url
-    finally:
-        with psycopg.connect(settings.database_url, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(
-                sql.Identifier(name)))
 
 
 def test_the_records_take_the_inbox_fingerprints_and_the_inbox_becomes_a_view(at_0007):
