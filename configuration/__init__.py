@@ -165,7 +165,8 @@ class Settings:
     #: a full batch): a light load then makes batches of a few records, not one each,
     #: for a few milliseconds more on each record's way
     batch_gather: float = DEFAULT_BATCH_GATHER_SECONDS
-    #: how long the sweeper waits before it looks again when the watermark was held back
+    #: the least time between the starts of two sweeper passes, and between two looks for
+    #: something due when a consumer's notice wakes it
     sweep_interval: float = 0.05
     allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
     clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW
