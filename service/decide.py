@@ -12,7 +12,7 @@ what was published is published (`domain.revisions`).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -34,6 +34,7 @@ from service.unit_of_work import (
     DecideUnitOfWork,
     RecordedEvent,
     Refused,
+    Report,
     Stored,
 )
 
@@ -122,12 +123,17 @@ def decide_orders(uow: DecideUnitOfWork, order_ids: list[str], until: dt.datetim
     decided: list[str] = []
     #: carrier reports these orders took in (and which did): decided with them
     taken_in: dict[str, set[str]] = {}
+    # every carrier report on a parcel these orders track or start tracking, in one
+    # query for the chunk rather than one per order
+    reports = uow.reports(set().union(*(
+        _parcels(loaded.orders[order_id], loaded.undecided.get(order_id, []))
+        for order_id in order_ids)), until)
     for order_id in order_ids:
         order = loaded.orders[order_id]
         undecided = loaded.undecided.get(order_id, [])
         decided += [s.record.event_id for s in undecided]
         report.records += len(undecided)
-        entries, late, kept = _entries(uow, order, undecided, until)
+        entries, late, kept = _entries(order, undecided, reports)
         if late:
             order, outcome = _decide_again(uow, order_id, order, late, until, policy,
                                            loaded.sellers)
@@ -172,11 +178,20 @@ class Outcome:
     stored: list[Stored]
 
 
-def _entries(uow: DecideUnitOfWork, order: Order, undecided: list[Stored],
-             until: dt.datetime) -> tuple[list[Stored], list[Stored], list[Stored]]:
-    """The order's records to decide now, its parcels' new carrier reports among them,
-    those that came too late to be decided in their place, and the carrier reports kept
-    as they stood when a case named their parcel."""
+def _parcels(order: Order, undecided: list[Stored]) -> set[Parcel]:
+    """The parcels whose carrier reports deciding the order may take in: those its case
+    tracks, and those its undecided records add (a late one's too: a few reports read
+    for nothing, never one missed)."""
+    return order.tracked_parcels() | {Parcel.of(s.record) for s in undecided
+                                      if isinstance(s.record, AddTracking)}
+
+
+def _entries(order: Order, undecided: list[Stored], reports: Mapping[Parcel, list[Report]]
+             ) -> tuple[list[Stored], list[Stored], list[Stored]]:
+    """The order's records to decide now, its parcels' new carrier reports among them
+    (from `reports`, read for its chunk), those that came too late to be decided in
+    their place, and the carrier reports kept as they stood when a case named their
+    parcel."""
     entries = [s for s in undecided if not is_late(order, s.record)]
     late = [s for s in undecided if is_late(order, s.record)]
     kept: list[Stored] = []
@@ -185,8 +200,8 @@ def _entries(uow: DecideUnitOfWork, order: Order, undecided: list[Stored],
                if isinstance(s.record, AddTracking)} - tracked
     if not tracked and not linking:
         return entries, late, kept
-    for parcel, reports in uow.reports(tracked | linking, until).items():
-        for report in reports:
+    for parcel in sorted(tracked | linking):
+        for report in reports.get(parcel, ()):
             update = report.stored.record
             assert isinstance(update, TrackingUpdated)
             if not is_late(order, update):
