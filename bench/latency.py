@@ -41,10 +41,21 @@ class Latency:
     #: what the allowed lateness must cover
     reached: list[float] = field(default_factory=list)
     by_topic: dict[str, list[float]] = field(default_factory=dict)
+    #: CPU seconds of each of the service's processes (postgres and kafka included)
+    #: from the first record published to the last event read back, and that time
+    cpu: dict[str, float] = field(default_factory=dict)
+    wall: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.records / self.seconds if self.seconds else 0.0
+
+    def cores(self, name: str | None = None) -> float:
+        """The cores a process (all of them by default) kept busy, on average."""
+        if not self.wall:
+            return 0.0
+        used = sum(self.cpu.values()) if name is None else self.cpu.get(name, 0.0)
+        return used / self.wall
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -174,7 +174,11 @@ def _latency_line(name: str, lat: Latency) -> str:
             f"end p50 / p99 {percentile(lat.total, 50):.0f} / "
             f"{percentile(lat.total, 99):.0f}; records reached Kafka after they happened "
             f"p50 / p99 / max {percentile(lat.reached, 50):.0f} / "
-            f"{percentile(lat.reached, 99):.0f} / {max(lat.reached, default=float('nan')):.0f}")
+            f"{percentile(lat.reached, 99):.0f} / {max(lat.reached, default=float('nan')):.0f}"
+            + (f"; the service kept {lat.cores():.2f} cores busy (" + ", ".join(
+                f"{n} {lat.cores(n):.2f}" for n in sorted(lat.cpu, key=lat.cpu.__getitem__,
+                                                         reverse=True)) + ")"
+               if lat.cpu else ""))
 
 
 def _memory(bench: Bench) -> list[str]:

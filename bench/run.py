@@ -150,6 +150,18 @@ def _wal_bytes(url: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _latency(settings: Settings, svc: Services, pipeline: Pipeline, database: str,
+             stream: list[live.Due], lateness: dt.timedelta) -> latency_run.Latency:
+    """A latency run, with what each of the service's processes used of the CPU."""
+    processes, servers = pipeline.cpu(), _server_cpu(svc)
+    began = time.perf_counter()
+    result = latency_run.measure(settings, database, stream, lateness)
+    result.wall = time.perf_counter() - began
+    result.cpu = {n: v - processes.get(n, 0.0) for n, v in pipeline.cpu().items()}
+    result.cpu.update({n: v - servers.get(n, 0.0) for n, v in _server_cpu(svc).items()})
+    return result
+
+
 def _server_cpu(svc: Services) -> dict[str, float]:
     pids = {"postgres": svc.postgres_pid(), "kafka": svc.kafka_pid()}
     return {name: tree_cpu_seconds(pid) for name, pid in pids.items() if pid}
@@ -208,12 +220,12 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
             lateness = settings_from_env(pipeline.env).allowed_lateness
             _log(f"{label}: latency, right after the backlog ({latency.rate:,.0f} records/s "
                  f"for {latency.seconds:.0f}s)")
-            run.latency_after_backlog = latency_run.measure(
-                settings, database, latency.stream(0), lateness)
+            run.latency_after_backlog = _latency(settings, svc, pipeline, database,
+                                                 latency.stream(0), lateness)
             latency_run.settle(database)
             _log(f"{label}: latency, settled")
-            run.latency = latency_run.measure(settings, database, latency.stream(1),
-                                              lateness)
+            run.latency = _latency(settings, svc, pipeline, database, latency.stream(1),
+                                   lateness)
         return run
     finally:
         pipeline.stop()
