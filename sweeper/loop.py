@@ -92,10 +92,11 @@ class Sweeper:
                 self.sweep_once(conn, ends)
                 measured_at = time.monotonic()
                 # Passes start at most every sweep interval. A pass costs a watermark
-                # measure and a dozen statements whatever it decides, and under a steady
-                # stream the next record is due at once: back to back, each pass would
-                # decide a handful (at 1,000 records/s: 40-60 passes a second, 0.4 of a
-                # core). What a consumer stores meanwhile waits for the next pass.
+                # measure and some twenty statements whatever it decides, and under a
+                # steady stream the next record is due at once: back to back, each pass
+                # would decide a handful (at 1,000 records/s: about 40 passes a second,
+                # 0.4 of a core). What a consumer stores meanwhile waits for the next
+                # pass.
                 self.stop.wait(max(0.0, started + self.settings.sweep_interval
                                    - time.monotonic()))
                 continue
