@@ -86,27 +86,21 @@ class Sweeper:
         measured_at = 0.0
         while not self.stop.is_set():
             self.on_tick()
+            looked = time.monotonic()
             due = self._next(conn)
-            if self._is_due(due) or time.monotonic() - measured_at >= MEASURE_AT_LEAST_EVERY:
-                started = time.monotonic()
+            if self._is_due(due) or looked - measured_at >= MEASURE_AT_LEAST_EVERY:
                 self.sweep_once(conn, ends)
                 measured_at = time.monotonic()
-                # Passes start at most every sweep interval. A pass costs a watermark
-                # measure and some twenty statements whatever it decides, and under a
-                # steady stream the next record is due at once: back to back, each pass
-                # would decide a handful (at 1,000 records/s: about 40 passes a second,
-                # 0.4 of a core). What a consumer stores meanwhile waits for the next
-                # pass.
-                self.stop.wait(max(0.0, started + self.settings.sweep_interval
-                                   - time.monotonic()))
-                continue
-            # Nothing due: sleep until something is, unless a consumer's notice wakes
-            # it first; then look again no sooner than a sweep interval after the last
-            # look (a busy stream sends a hundred notices a second, and what they
-            # announce is seldom due before its allowed lateness has gone by).
-            looked = time.monotonic()
-            for _ in conn.notifies(timeout=self._sleep(due), stop_after=1):
-                pass
+            else:
+                # nothing due: sleep until something is, or a consumer's notice comes
+                for _ in conn.notifies(timeout=self._sleep(due), stop_after=1):
+                    pass
+            # Looks, and so passes, start at most every sweep interval. A pass costs a
+            # watermark measure and some twenty statements whatever it decides, and under
+            # a steady stream something is due at every moment: back to back, each pass
+            # would decide a handful (at 1,000 records/s: about 40 passes a second, 0.4 of
+            # a core), and each notice of a busy stream (a hundred a second) would be a
+            # look. What comes meanwhile waits for the next pass.
             self.stop.wait(max(0.0, looked + self.settings.sweep_interval - time.monotonic()))
 
     def _next(self, conn: psycopg.Connection) -> dt.datetime | None:
@@ -143,4 +137,3 @@ class Sweeper:
         report = decide_pass(conn, low, self.settings.policy)
         self.on_pass(report, time.perf_counter() - started)
         return report
-
