@@ -41,6 +41,11 @@ class Latency:
     #: what the allowed lateness must cover
     reached: list[float] = field(default_factory=list)
     by_topic: dict[str, list[float]] = field(default_factory=dict)
+    #: `beyond` in two parts, ms: until the sweeper's transaction that decided the event
+    #: began (the watermark, the sweeper's pace, the passes before), and from then until
+    #: the event was read back (the pass, its commit, the relay, the broker)
+    until_decided: list[float] = field(default_factory=list)
+    decided_to_read: list[float] = field(default_factory=list)
     #: CPU seconds of each of the service's processes (postgres and kafka included)
     #: from the first record published to the last event read back, and that time
     cpu: dict[str, float] = field(default_factory=dict)
@@ -136,11 +141,12 @@ def measure(settings: Settings, database_url: str, stream: list[Due],
     seconds = publish_on_time(settings, stream)
     happened = {d.item.record["event_id"]: d.at.timestamp() for d in stream}
     deadline = time.monotonic() + 60 + allowed_lateness.total_seconds()
-    causes: list[tuple[str, str, str]] = []
+    causes: list[tuple[str, str, str, float]] = []
     while time.monotonic() < deadline:
         with psycopg.connect(database_url, autocommit=True) as conn:
             causes = conn.execute(
-                "SELECT event_id, cause_event_id, cause_topic FROM case_events "
+                "SELECT event_id, cause_event_id, cause_topic, "
+                "extract(epoch FROM created_at)::float8 FROM case_events "
                 "WHERE seq > %s", (before,)).fetchall()
         if causes and all(c[0] in follower.seen for c in causes) and _settled(database_url):
             break
@@ -153,12 +159,15 @@ def measure(settings: Settings, database_url: str, stream: list[Due],
         result.reached = [float(r[0]) for r in conn.execute(
             'SELECT "timestamp" - extract(epoch FROM occurred_at) * 1000 FROM order_records '
             "WHERE event_id = ANY(%s)", (list(happened),))]
-    for event_id, cause, topic in causes:
+    for event_id, cause, topic, created in causes:
         if event_id in follower.seen and cause in happened:
             total = (follower.seen[event_id] - happened[cause]) * 1000
             result.total.append(total)
             result.beyond.append(total - lateness * 1000)
             result.by_topic.setdefault(topic, []).append(total - lateness * 1000)
+            # created_at is the deciding transaction's start (now())
+            result.until_decided.append((created - happened[cause] - lateness) * 1000)
+            result.decided_to_read.append((follower.seen[event_id] - created) * 1000)
     return result
 
 

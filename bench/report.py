@@ -170,7 +170,11 @@ def _latency_lines(run: PipelineRun) -> list[str]:
 def _latency_line(name: str, lat: Latency) -> str:
     return (f"  {name}: {lat.records:,} records at {lat.rate:,.0f}/s, {len(lat.total):,} "
             f"case events; beyond p50 / p95 / p99 {percentile(lat.beyond, 50):.0f} / "
-            f"{percentile(lat.beyond, 95):.0f} / {percentile(lat.beyond, 99):.0f}; end to "
+            f"{percentile(lat.beyond, 95):.0f} / {percentile(lat.beyond, 99):.0f} (until "
+            f"the deciding transaction began p50 / p99 {percentile(lat.until_decided, 50):.0f}"
+            f" / {percentile(lat.until_decided, 99):.0f}, from then to read back "
+            f"{percentile(lat.decided_to_read, 50):.0f} / "
+            f"{percentile(lat.decided_to_read, 99):.0f}); end to "
             f"end p50 / p99 {percentile(lat.total, 50):.0f} / "
             f"{percentile(lat.total, 99):.0f}; records reached Kafka after they happened "
             f"p50 / p99 / max {percentile(lat.reached, 50):.0f} / "

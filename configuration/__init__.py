@@ -118,8 +118,8 @@ DEFAULT_BATCH_SIZE = 500
 #: batches wait fewer times
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 #: at 1,000 records a second across the five topics, batches of one record cost a
-#: consumer about 1 ms of CPU per record (a transaction, its progress row and a NOTIFY
-#: each); gathering for 20 ms makes batches of several (docs/performance.md)
+#: consumer about 1 ms of CPU per record (a transaction and its progress row each,
+#: and then a NOTIFY); gathering for 20 ms makes batches of several (docs/performance.md)
 DEFAULT_BATCH_GATHER_SECONDS = 0.02
 
 
@@ -165,8 +165,8 @@ class Settings:
     #: a full batch): a light load then makes batches of a few records, not one each,
     #: for a few milliseconds more on each record's way
     batch_gather: float = DEFAULT_BATCH_GATHER_SECONDS
-    #: the least time between the starts of two sweeper passes, and between two looks for
-    #: something due when a consumer's notice wakes it
+    #: how often the sweeper looks for something due (one indexed query), and so the
+    #: least time between the starts of two passes
     sweep_interval: float = 0.05
     allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
     clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW

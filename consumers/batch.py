@@ -90,9 +90,11 @@ class DecodedBatch:
 def decode_into(batch: DecodedBatch, spec: TopicSpec, messages: Iterable[InboundMessage],
                 limits: Limits) -> None:
     started = time.perf_counter()
+    # one moment for the batch: no record of it may be dated after the batch was read
+    now = dt.datetime.now(dt.UTC)
     for msg in messages:
         batch.by_position[msg.position] = msg
-        decoded = decode(spec, msg, limits)
+        decoded = decode(spec, msg, limits, now)
         if isinstance(decoded, DeadLetter):
             batch.dead.append((msg, decoded))
         else:
@@ -100,7 +102,8 @@ def decode_into(batch: DecodedBatch, spec: TopicSpec, messages: Iterable[Inbound
     batch.report.decode += time.perf_counter() - started
 
 
-def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits) -> Inbound | DeadLetter:
+def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
+           now: dt.datetime | None = None) -> Inbound | DeadLetter:
     """The record in a message, or why it is a dead letter. Never raises: whatever is
     wrong with one record must not stop the consumer."""
     key, value = msg.key, msg.value
@@ -119,7 +122,8 @@ def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits) -> Inbound | De
                                         f"{spec.topic}")
         check_contract(record)
         _check_key(spec.topic, key, record)
-        _check_time(msg, record["occurred_at"], limits.clock_skew)
+        _check_time(msg, record["occurred_at"], limits.clock_skew,
+                    now or dt.datetime.now(dt.UTC))
         assert value is not None  # decode refuses an empty value
         writer = value[2:HEADER_LENGTH]
         current = codec.current[record["type"]].fingerprint
@@ -154,9 +158,9 @@ def _check_key(topic: str, key: bytes | None, record: dict[str, object]) -> None
                                    f"(expected {expected!r})")
 
 
-def _check_time(msg: InboundMessage, occurred_at: dt.datetime, skew: dt.timedelta) -> None:
-    """No record is dated after it reached Kafka, nor after now, beyond the skew."""
-    now = dt.datetime.now(dt.UTC)
+def _check_time(msg: InboundMessage, occurred_at: dt.datetime, skew: dt.timedelta,
+                now: dt.datetime) -> None:
+    """No record is dated after it reached Kafka, nor after `now`, beyond the skew."""
     reached = now
     if msg.timestamp >= 0 and msg.timestamp_type:
         reached = min(now, dt.datetime.fromtimestamp(msg.timestamp / 1000, dt.UTC))

@@ -11,7 +11,7 @@ from typing import Any
 from domain.records import OrderPlaced, SupportAction, TrackingUpdated, order_of, record_type
 from domain.vocabulary import STANDING_ACTIONS
 from service.unit_of_work import Claimed, Inbound, PartitionStep
-from storage.transaction import STORED_CHANNEL, Timed, dumps
+from storage.transaction import Timed, dumps
 
 
 def headers_json(headers: tuple[tuple[str, bytes | None], ...]) -> str | None:
@@ -145,7 +145,8 @@ class PostgresStore(Timed):
     def advance(self, steps: list[PartitionStep]) -> None:
         if not steps:
             return
-        self.notify(STORED_CHANNEL)  # the sweeper may have something to decide now
+        # No NOTIFY for the sweeper: it looks every sweep interval, and a notifying
+        # commit would wait for every other notifying commit (storage.transaction).
         frontiers: list[dt.datetime | None] = [s.frontier for s in steps]
         self.execute(
             """

@@ -30,10 +30,12 @@ from storage.planner import prefer_key_lookups
 # psycopg's adapters are).
 set_json_loads(orjson.loads)
 
-#: the relay LISTENs on this channel; a commit that adds to an outbox NOTIFYs it
+#: the relay LISTENs on this channel; the sweeper's commit that adds to an outbox
+#: NOTIFYs it. Only the sweeper does: PostgreSQL serialises the commits of every
+#: transaction that has notified (a database-wide lock held through the commit's WAL
+#: flush), so consumers that notified on each batch queued their commits behind one
+#: another's disk flushes.
 CASE_EVENTS_CHANNEL = "case_events"
-#: the sweeper LISTENs on this one; a consumer's commit that stores records NOTIFYs it
-STORED_CHANNEL = "records_stored"
 #: the advisory lock a transaction holds from appending case events to its end: appends
 #: commit in seq order, so the relay's cursor (publish up to a seq) never skips one
 OUTBOX_APPEND_LOCK = 0x0CA5E6

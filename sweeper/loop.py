@@ -1,6 +1,6 @@
-"""The sweeper's loop: lead (one sweeper at a time holds an advisory lock), then, when
-something comes due (and at most every CASES_SWEEP_INTERVAL_SECONDS), measure the low
-watermark and decide what it has passed."""
+"""The sweeper's loop: lead (one sweeper at a time holds an advisory lock), then look
+every CASES_SWEEP_INTERVAL_SECONDS whether something has come due and, when it has,
+measure the low watermark and decide what it has passed."""
 
 from __future__ import annotations
 
@@ -12,14 +12,12 @@ from dataclasses import dataclass, field
 
 import psycopg
 import structlog
-from psycopg import sql
 
 from bootstrap import kafka
 from bootstrap.database import connect
 from configuration import Settings
 from domain.watermark import PartitionProgress, Watermark
 from service.decide import PassReport
-from storage.transaction import STORED_CHANNEL
 from sweeper import watermark
 from sweeper.decisions import decide_pass
 
@@ -81,8 +79,6 @@ class Sweeper:
             return
         self.on_leading(True)
         log.info("sweeper_leading")
-        # consumers NOTIFY this channel when they store records: one may be due at once
-        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(STORED_CHANNEL)))
         measured_at = 0.0
         while not self.stop.is_set():
             self.on_tick()
@@ -91,16 +87,12 @@ class Sweeper:
             if self._is_due(due) or looked - measured_at >= MEASURE_AT_LEAST_EVERY:
                 self.sweep_once(conn, ends)
                 measured_at = time.monotonic()
-            else:
-                # nothing due: sleep until something is, or a consumer's notice comes
-                for _ in conn.notifies(timeout=self._sleep(due), stop_after=1):
-                    pass
-            # Looks, and so passes, start at most every sweep interval. A pass costs a
-            # watermark measure and some twenty statements whatever it decides, and under
-            # a steady stream something is due at every moment: back to back, each pass
-            # would decide a handful (at 1,000 records/s: about 40 passes a second, 0.4 of
-            # a core), and each notice of a busy stream (a hundred a second) would be a
-            # look. What comes meanwhile waits for the next pass.
+            # A look every sweep interval, and a pass only then. A pass costs a watermark
+            # measure and some twenty statements whatever it decides, and under a steady
+            # stream something is due at every moment: back to back, each pass would
+            # decide a handful (at 1,000 records/s: about 40 passes a second, 0.4 of a
+            # core). A look is one indexed query: records stored since the last one are
+            # found by the next, without consumers notifying (storage.transaction).
             self.stop.wait(max(0.0, looked + self.settings.sweep_interval - time.monotonic()))
 
     def _next(self, conn: psycopg.Connection) -> dt.datetime | None:
@@ -113,13 +105,6 @@ class Sweeper:
         """Whether the watermark may have passed something to decide by now."""
         return due is not None and (due + self.settings.allowed_lateness
                                     <= dt.datetime.now(dt.UTC))
-
-    def _sleep(self, due: dt.datetime | None) -> float:
-        """Until the next thing to decide can be, at most a second."""
-        if due is None:
-            return MEASURE_AT_LEAST_EVERY
-        wait = (due + self.settings.allowed_lateness - dt.datetime.now(dt.UTC)).total_seconds()
-        return min(max(wait, 0.0), MEASURE_AT_LEAST_EVERY)
 
     def sweep_once(self, conn: psycopg.Connection, ends: watermark.LogEnds
                    ) -> PassReport | None:
