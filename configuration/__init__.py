@@ -118,8 +118,8 @@ DEFAULT_BATCH_SIZE = 500
 #: batches wait fewer times
 TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 #: at 1,000 records a second across the five topics, batches of one record cost a
-#: consumer about 1 ms of CPU per record (a transaction and its progress row each,
-#: and then a NOTIFY); gathering for 20 ms makes batches of several (docs/performance.md)
+#: consumer about 1 ms of CPU per record (a transaction and its progress row each);
+#: gathering for 20 ms makes batches of several (docs/performance.md)
 DEFAULT_BATCH_GATHER_SECONDS = 0.02
 
 

@@ -103,9 +103,9 @@ def decode_into(batch: DecodedBatch, spec: TopicSpec, messages: Iterable[Inbound
 
 
 def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
-           now: dt.datetime | None = None) -> Inbound | DeadLetter:
-    """The record in a message, or why it is a dead letter. Never raises: whatever is
-    wrong with one record must not stop the consumer."""
+           now: dt.datetime) -> Inbound | DeadLetter:
+    """The record in a message, or why it is a dead letter (`now`: when its batch was
+    read). Never raises: whatever is wrong with one record must not stop the consumer."""
     key, value = msg.key, msg.value
     if key is not None and len(key) > MAX_KEY_BYTES:  # no key of the contract is this long
         return DeadLetter(qualified(RecordTooLarge),
@@ -122,8 +122,7 @@ def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
                                         f"{spec.topic}")
         check_contract(record)
         _check_key(spec.topic, key, record)
-        _check_time(msg, record["occurred_at"], limits.clock_skew,
-                    now or dt.datetime.now(dt.UTC))
+        _check_time(msg, record["occurred_at"], limits.clock_skew, now)
         assert value is not None  # decode refuses an empty value
         writer = value[2:HEADER_LENGTH]
         current = codec.current[record["type"]].fingerprint
