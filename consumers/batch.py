@@ -15,6 +15,7 @@ from consumers.dead_letters import MAX_KEY_BYTES, DeadLetter, qualified
 from consumers.inbound import InboundMessage
 from consumers.spec import TopicSpec
 from domain.records import from_record
+from domain.values import assemble
 from schemas import record_key
 from schemas.codec import HEADER_LENGTH, DecodeError, shared_codec
 from schemas.json_form import ContractError, check_contract
@@ -130,9 +131,12 @@ def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
         # of its schema it was written with (Avro's binary form of a value is unique)
         body = value[HEADER_LENGTH:] if writer == current else codec.encode(
             record)[HEADER_LENGTH:]
-        return Inbound(Cause(spec.topic, msg.partition, msg.offset, record["event_id"]),
-                       from_record(record), hashlib.sha256(body).digest()[:16],
-                       spec.keep(record, value), msg.headers, msg.timestamp)
+        return assemble(Inbound, {  # made for every record read (domain.values)
+            "cause": Cause(spec.topic, msg.partition, msg.offset, record["event_id"]),
+            "record": from_record(record),
+            "fingerprint": hashlib.sha256(body).digest()[:16],
+            "payload": spec.keep(record, value), "headers": msg.headers,
+            "timestamp": msg.timestamp})
     except (DecodeError, ContractError, MissingKey, FutureRecord) as exc:
         return DeadLetter(qualified(type(exc)), str(exc))
     except Exception as exc:  # a case no check foresaw: still the record's, not ours

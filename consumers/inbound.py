@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import TIMESTAMP_NOT_AVAILABLE, Message
 
+from domain.values import assemble
+
 
 @dataclass(frozen=True)
 class InboundMessage:
@@ -30,9 +32,11 @@ class InboundMessage:
         """From a message librdkafka delivered (not an error event)."""
         topic, partition, offset = position_of(msg)
         kind, stamp = msg.timestamp()
-        return cls(topic=topic, partition=partition, offset=offset, key=msg.key(),
-                   value=msg.value(), headers=headers_of(msg), timestamp_type=kind,
-                   timestamp=stamp)
+        # built as unpickling builds it: made for every message read (domain.values)
+        return assemble(cls, {"topic": topic, "partition": partition, "offset": offset,
+                              "key": msg.key(), "value": msg.value(),
+                              "headers": headers_of(msg), "timestamp_type": kind,
+                              "timestamp": stamp})
 
 
 def position_of(msg: Message) -> tuple[str, int, int]:

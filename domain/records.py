@@ -12,6 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from domain.values import Shape
+
 
 @dataclass(frozen=True)
 class Money:
@@ -141,24 +143,23 @@ RECORD_TYPES: dict[str, type[InboundRecord]] = {
                 SupportAction)
 }
 
-_NESTED = {"total": Money, "amount": Money, "shipping_address": Address, "delivered_to": Address}
-#: each record type's field names, looked up once (every inbound record needs them)
-_FIELD_NAMES = {name: frozenset(f.name for f in dataclasses.fields(cls))
-                for name, cls in RECORD_TYPES.items()}
+_NESTED = {name: Shape.of(cls) for name, cls in
+           (("total", Money), ("amount", Money), ("shipping_address", Address),
+            ("delivered_to", Address))}
+#: each record type's fields, looked up once (every inbound record is built with them)
+_SHAPES = {name: Shape.of(cls) for name, cls in RECORD_TYPES.items()}
 
 
 def from_record(record: dict[str, Any]) -> InboundRecord:
     """Build the typed record from a decoded (already contract-checked) Avro record."""
-    cls = RECORD_TYPES[record["type"]]
-    names = _FIELD_NAMES[record["type"]]
-    values = {}
-    for name, value in record.items():
-        if name not in names:
-            continue
-        if name in _NESTED and value is not None:
-            value = _NESTED[name](**value)
-        values[name] = value
-    return cls(**values)
+    shape = _SHAPES[record["type"]]
+    values = dict(record)
+    for name, nested in _NESTED.items():
+        value = values.get(name)
+        if value is not None:
+            values[name] = nested.build(value)
+    built: InboundRecord = shape.build(values)
+    return built
 
 
 def record_type(record: InboundRecord) -> str:

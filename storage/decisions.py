@@ -18,6 +18,7 @@ from domain.parcel import Parcel
 from domain.policy import Policy
 from domain.records import InboundRecord, from_record
 from domain.revisions import PublishedDecision
+from domain.values import assemble
 from schemas.codec import DecodeError, shared_codec
 from schemas.json_form import to_json as record_to_json
 from service.unit_of_work import (
@@ -70,7 +71,9 @@ class PostgresDecisions(Timed):
             return Refused(cause, f"the stored record cannot be read back: {exc}")
         finally:
             self.state_seconds += time.perf_counter() - started
-        return Stored(cause, record, trace_of(headers_from_json(headers)))
+        # made for every record read back (domain.values)
+        return assemble(Stored, {"cause": cause, "record": record,
+                                 "trace": trace_of(headers_from_json(headers))})
 
     def _readable(self, rows: list[Stored | Refused]) -> list[Stored]:
         for row in rows:
