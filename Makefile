@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STATE ?= .local/services
 
-.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke bench-scaling chaos \
+.PHONY: install run stop test test-slow test-unit lint example clean bench bench-smoke bench-compare bench-scaling chaos \
   contract-check contract-html contract-snapshot contract-vectors interop
 
 install: $(VENV)/.installed
@@ -35,7 +35,7 @@ test-slow: install
 test-unit: install
 	$(PY) -m pytest tests/domain tests/schemas tests/contract tests/service tests/storage \
 	  tests/chaos tests/sweeper tests/consumers tests/workload tests/cases_cli tests/relay \
-	  tests/configuration tests/bootstrap tests/observability
+	  tests/configuration tests/bootstrap tests/observability tests/bench
 
 lint: install
 	$(VENV)/bin/ruff check .
@@ -79,6 +79,13 @@ deploy-check:
 # BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS="--orders 100000 --repeat 5"`.
 bench: install
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Two revisions' mixed passes alternated on one broker, database and workload, to tell a
+# change of a few percent (bench/compare.py): `make bench-compare BASE=main~1`, and
+# COMPARE_ARGS="--rounds 4" or a second revision to compare with instead of this checkout.
+bench-compare: install
+	@test -n "$(BASE)" || { echo "make bench-compare: say which revision, e.g. BASE=main~1" >&2; exit 2; }
+	$(PY) -m bench.compare $(BASE) $(COMPARE_ARGS)
 
 # The same, small (about a minute): CI runs it so the benchmark cannot rot.
 bench-smoke: install

@@ -50,8 +50,10 @@ class Drain:
 class Pipeline:
     """The service's processes for one run, each with its own log file."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
-        self.env, self.log_dir = env, log_dir
+    def __init__(self, env: dict[str, str], log_dir: Path, repo: Path = REPO) -> None:
+        """`repo`: the source tree the processes run (another revision's, for
+        bench/compare.py; `service_env(..., repo)` puts it on their path)."""
+        self.env, self.log_dir, self.repo = env, log_dir, repo
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.started_at: dict[str, float] = {}
 
@@ -67,7 +69,7 @@ class Pipeline:
                 with open(self.log(name), "ab") as log:
                     self.procs[name] = subprocess.Popen(
                         [sys.executable, "-m", "cases_cli.main", "run", component],
-                        env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+                        env=self.env, cwd=self.repo, stdout=log, stderr=subprocess.STDOUT)
                 self.started_at[name] = time.perf_counter()
         return started
 
@@ -258,9 +260,13 @@ def component_of(name: str) -> str:
 PYCACHE = Path(tempfile.gettempdir()) / "order-cases-bench-pycache"
 
 
-def service_env(settings: Settings, database_url: str) -> dict[str, str]:
+def service_env(settings: Settings, database_url: str, repo: Path = REPO) -> dict[str, str]:
     env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
            "DATABASE_URL": database_url, "CASES_LOG_JSON": "1",
            "PYTHONPYCACHEPREFIX": str(PYCACHE)}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if repo != REPO:
+        # ahead of the installed (editable) package, which is this checkout
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(repo), *filter(None, [os.environ.get("PYTHONPATH")])])
     return env

@@ -36,6 +36,7 @@ import datetime as dt
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,6 +54,7 @@ from bench.probe import Probe, probe
 from bench.raw import Rate, RawDatabase, decoded, raw_consume, raw_database, raw_database_at_once
 from bench.report import render
 from bench.services import (
+    REPO,
     BenchError,
     Services,
     drop_database,
@@ -182,14 +184,20 @@ class LatencyPlan:
 
 def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workload,
                   log_dir: Path, order: list[str] | None = None,
-                  latency: LatencyPlan | None = None, instances: int = 1) -> PipelineRun:
+                  latency: LatencyPlan | None = None, instances: int = 1,
+                  repo: Path = REPO) -> PipelineRun:
     """Every component on a fresh database reading the backlog from its start; with
     `order`, the sweeper and relay first and the consumers one at a time in that order;
-    `instances` processes of each consumer (one relay, one sweeper)."""
+    `instances` processes of each consumer (one relay, one sweeper); `repo`: the source
+    tree they run, which migrates the database too."""
     database = fresh_database(svc.database_url, f"bench_{label}")
-    migrate(database)
+    env = service_env(settings, database, repo)
+    if repo == REPO:
+        migrate(database)
+    else:
+        set_up_from(repo, env)
     move_groups_to(settings, workload.starts)
-    pipeline = Pipeline(service_env(settings, database), log_dir / label)
+    pipeline = Pipeline(env, log_dir / label, repo)
     servers, wal = _server_cpu(svc), _wal_bytes(svc.database_url)
     try:
         if order is None:
@@ -230,6 +238,16 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
     finally:
         pipeline.stop()
         drop_database(svc.database_url, f"bench_{label}")
+
+
+def set_up_from(repo: Path, env: dict[str, str]) -> None:
+    """`cases setup` as the source tree `repo` has it: its own migrations (the topics
+    are there already)."""
+    done = subprocess.run([sys.executable, "-m", "cases_cli.main", "setup"], cwd=repo,
+                          env=env, capture_output=True, text=True, timeout=300)
+    if done.returncode != 0:
+        raise BenchError(f"`cases setup` of {repo} failed ({done.returncode}): "
+                         f"{(done.stderr or done.stdout).strip()[-1000:]}")
 
 
 def bench_settings(svc: Services, partitions: int | None = None) -> Settings:
