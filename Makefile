@@ -87,9 +87,11 @@ bench-compare: install
 	@test -n "$(BASE)" || { echo "make bench-compare: say which revision, e.g. BASE=main~1" >&2; exit 2; }
 	$(PY) -m bench.compare $(BASE) $(COMPARE_ARGS)
 
-# The same, small (about a minute): CI runs it so the benchmark cannot rot.
+# The same, small (about a minute), and bench-compare of this checkout against its own
+# commit, smaller still: CI runs them so the benchmarks cannot rot.
 bench-smoke: install
 	$(PY) -m bench.run --smoke
+	$(PY) -m bench.compare HEAD --orders 200 --rounds 1
 
 # One and two instances of each consumer in its group on the same backlog (4 partitions a
 # topic), for docs/scaling.md. `make bench-scaling SCALING_ARGS="--orders 50000"`.
