@@ -18,8 +18,9 @@ _new = object.__new__
 
 
 def assemble(cls: type[T], fields: Mapping[str, Any]) -> T:
-    """`cls(**fields)` for a dataclass given every one of its fields, no more: the
-    caller sees to that (`Shape.build` does when it cannot know)."""
+    """`cls(**fields)` for a dataclass given its fields, no others: the caller sees to
+    that (`Shape.build` does when it cannot know). A field left out reads its plain
+    default from the class; one without a default, or with a factory, is missing."""
     value = _new(cls)
     value.__dict__.update(fields)
     return value

@@ -8,10 +8,15 @@ import datetime as dt
 import pytest
 from confluent_kafka import Message
 
+from consumers import CONSUMERS
+from consumers.batch import Limits, decode
 from consumers.inbound import InboundMessage
+from domain.policy import Policy
 from domain.records import RECORD_TYPES, Address, Money, from_record
 from domain.values import Shape
 from schemas.codec import shared_codec
+from service.unit_of_work import Inbound, Stored
+from storage.decisions import PostgresDecisions
 from workload.generator import generate
 
 AT = dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC)
@@ -87,3 +92,26 @@ def test_a_message_read_is_the_value_its_constructor_makes() -> None:
     assert InboundMessage.of(msg) == InboundMessage(
         topic="orders", partition=1, offset=7, key=b"k", value=b"v",
         headers=(("traceparent", b"00-1"),), timestamp_type=1, timestamp=1_700_000_000_000)
+
+
+def test_what_a_consumer_and_the_sweeper_build_per_record_has_every_field() -> None:
+    """`assemble` is given each field by name where these are made: a field added to
+    their classes without a plain default (none, or a factory) and not given there would
+    be missing."""
+    codec = shared_codec()
+    item = next(i for i in generate(4, 5) if i.topic == "orders")
+    value = codec.encode(item.record)
+    msg = InboundMessage(topic="orders", partition=0, offset=3, key=item.key.encode(),
+                         value=value, timestamp_type=1,
+                         timestamp=int(AT.timestamp() * 1000) + 86_400_000 * 365 * 2)
+    inbound = decode(CONSUMERS["orders"], msg, Limits(1 << 20, dt.timedelta(seconds=5)),
+                     dt.datetime.now(dt.UTC))
+    assert isinstance(inbound, Inbound)
+    assert inbound == Inbound(**{f.name: getattr(inbound, f.name)
+                                 for f in dataclasses.fields(Inbound)})
+    stored = PostgresDecisions(None, Policy())._stored(
+        inbound.cause.event_id, "orders", 0, 3, value, None)
+    assert isinstance(stored, Stored)
+    assert stored == Stored(**{f.name: getattr(stored, f.name)
+                               for f in dataclasses.fields(Stored)})
+    assert stored.record == inbound.record
