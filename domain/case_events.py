@@ -12,8 +12,10 @@ import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from domain.ids import name_based_id
 from domain.records import Money
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1d2c3e-8a4b-4c5d-9e6f-0a1b2c3d4e5f")
@@ -41,18 +43,20 @@ class CaseEvent:
     def type(self) -> str:
         return type(self).__name__
 
-    @property
+    # Cached: asked several times of each event on its way out (kept in the instance's
+    # __dict__, which a frozen dataclass leaves writable; not a field, so equality and
+    # `dataclasses.replace` do not see it).
+    @cached_property
     def decision_key(self) -> str:
         """The id of the decision itself: the same for every revision of it."""
         # the order is part of it: one carrier record can close the cases of two orders
-        return str(uuid.uuid5(EVENT_ID_NAMESPACE,
-                              f"{self.order_id}/{self.cause_id}/{self.type}"))
+        return name_based_id(EVENT_ID_NAMESPACE, f"{self.order_id}/{self.cause_id}/{self.type}")
 
-    @property
+    @cached_property
     def event_id(self) -> str:
         if not self.revision:
             return self.decision_key
-        return str(uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.decision_key}/{self.revision}"))
+        return name_based_id(EVENT_ID_NAMESPACE, f"{self.decision_key}/{self.revision}")
 
     def to_record(self) -> dict[str, Any]:
         """The record as the `case-events` Avro schema has it."""

@@ -11,6 +11,7 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 
+from domain.ids import name_based_id
 from domain.parcel import CarrierReport, Parcel, ParcelStatus
 from domain.policy import Policy
 from domain.records import Address, InboundRecord, Money
@@ -21,7 +22,7 @@ CASE_ID_NAMESPACE = uuid.UUID("0b7e3d8c-5f1a-4e2b-9c6d-7a8b9c0d1e2f")
 
 def case_id_for(order_id: str) -> str:
     """One case per order, so its id follows from the order's."""
-    return str(uuid.uuid5(CASE_ID_NAMESPACE, order_id))
+    return name_based_id(CASE_ID_NAMESPACE, order_id)
 
 
 def _end_of_day(day: dt.date) -> dt.datetime:
