@@ -10,7 +10,9 @@ its end. The session header says which.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,14 +53,22 @@ def pytest_report_header() -> str:
 
 
 @pytest.fixture(scope="session")
-def service_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+def service_env() -> Iterator[dict[str, str]]:
     path = services_path()
     if path.startswith("the environment"):
         yield {k: os.environ[k] for k in ("KAFKA_BOOTSTRAP_SERVERS", "DATABASE_URL")}
     elif path.startswith("containers"):
         yield from _containers()
     else:
-        yield from _local_services(tmp_path_factory.mktemp("services"))
+        yield from _local_services(services_state_dir())
+
+
+def services_state_dir() -> Path:
+    """Where the local services keep their state: not under pytest's tmp_path. A pytest
+    session starting meanwhile (a second test run, another checkout's CI) resets
+    /tmp/pytest-of-USER to mode 0700, and the database server, which runs as another
+    user when the tests run as root, could no longer reach its files."""
+    return Path(tempfile.mkdtemp(prefix="order-cases-tests-")) / "services"
 
 
 def _containers() -> Iterator[dict[str, str]]:
@@ -82,3 +92,4 @@ def _local_services(state: Path) -> Iterator[dict[str, str]]:
         yield _parse_env_lines(up.stdout)
     finally:
         subprocess.run(["bash", str(SERVICES), "down", str(state)], timeout=120)
+        shutil.rmtree(state.parent, ignore_errors=True)

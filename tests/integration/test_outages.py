@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,7 +29,7 @@ from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
 from schemas import CASE_EVENTS_TOPIC, record_key
 from schemas.codec import shared_codec
-from tests.conftest import REPO, SERVICES, _parse_env_lines
+from tests.conftest import REPO, SERVICES, _parse_env_lines, services_state_dir
 from tests.integration import clock
 from tests.integration.conftest import (
     SERVICE_ENV,
@@ -154,11 +153,8 @@ class Stack:
 
 @pytest.fixture
 def stack() -> Iterator[Stack]:
-    # Not under pytest's tmp_path: a pytest session starting meanwhile (another worktree's)
-    # resets /tmp/pytest-of-USER to mode 0700, and the database server, which runs as
-    # another user when the tests run as root, could no longer reach its files.
-    state = Path(tempfile.mkdtemp(prefix="order-cases-outage-"))
-    stack = Stack(state / "services")
+    stack = Stack(services_state_dir())  # not under pytest's tmp_path (tests/conftest.py)
+    state = stack.state.parent
     try:
         yield stack
     finally:
