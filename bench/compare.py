@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     head = resolve(args.head) if args.head else None
     items = generate(args.seed, args.orders)
     with (worktree(base) as base_tree,
-          worktree(head) if head else _this_checkout() as head_tree,
+          worktree(head) if head else nullcontext(REPO) as head_tree,
           services() as svc, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs):
         arms = [Arm("base", base, base_tree),
                 Arm("head", head or "checkout", head_tree)]
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench-compare: a first pass, not counted ({args.orders:,} orders, "
               f"{sum(workload.records.values()):,} records)", file=sys.stderr)
         pipeline_pass(settings, svc, "warm", workload, Path(logs), repo=arms[1].tree)
-        problems = []
+        problems: list[str] = []
         for number, arm in enumerate(pass_order(arms, args.rounds)):
             run = pipeline_pass(settings, svc, f"{arm.name}{number}", workload, Path(logs),
                                 repo=arm.tree)
@@ -181,11 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     for problem in problems:
         print(f"bench-compare: FAILED: {problem}", file=sys.stderr)
     return 1 if problems else 0
-
-
-@contextmanager
-def _this_checkout() -> Iterator[Path]:
-    yield REPO
 
 
 if __name__ == "__main__":
