@@ -76,11 +76,11 @@ def raw_consume(settings: Settings, starts: Offsets, ends: Offsets) -> dict[str,
             messages = next_batch(consumer, settings.batch_size_for(topic), 1.0)
             if messages and not started:  # timed from the first record: not the connecting
                 started = time.perf_counter()
-            now = dt.datetime.now(dt.UTC)  # once a batch, as the consumers read it
+            clock = limits.batch_clock()  # once a batch, as the consumers read it
             for msg in messages:
                 if msg.error():
                     continue
-                if isinstance(decode(CONSUMERS[topic], InboundMessage.of(msg), limits, now),
+                if isinstance(decode(CONSUMERS[topic], InboundMessage.of(msg), limits, clock),
                               DeadLetter):
                     raise AssertionError(f"{topic}@{msg.offset()} does not decode")
                 rate.records += 1
@@ -98,13 +98,14 @@ def decoded(settings: Settings, items: list[Published]) -> dict[str, list[Inboun
     offsets: dict[str, int] = defaultdict(int)
     out: dict[str, list[Inbound]] = defaultdict(list)
     now = dt.datetime.now(dt.UTC)
+    clock = limits.batch_clock(now)
     for item in items:
         offset = offsets[item.topic]
         offsets[item.topic] += 1
         found = decode(CONSUMERS[item.topic],
                        InboundMessage(item.topic, 0, offset, item.key.encode(),
                                       codec.encode(item.record), (), 2,
-                                      int(now.timestamp() * 1000)), limits, now)
+                                      int(now.timestamp() * 1000)), limits, clock)
         assert isinstance(found, Inbound), found
         out[item.topic].append(found)
     return out

@@ -15,8 +15,6 @@ from cases_cli.preflight import NotSetUp, check_set_up
 from configuration import Settings, settings_from_env
 from consumers.topics import create_topics, stamp_inbound_topics
 from storage.migrate import migrate
-from storage.progress import watermark
-from sweeper.decisions import decide_pass
 
 log = structlog.get_logger("cases")
 
@@ -54,6 +52,9 @@ def run(components: list[str], log_level: str = "INFO") -> int:
 def sweep(now: dt.datetime | None) -> int:
     """One pass of the sweeper's decisions up to `now` (default: the watermark in force),
     without measuring the watermark or moving it."""
+    from storage.progress import watermark  # the sweeper's code: not in `cases run X`
+    from sweeper.decisions import decide_pass
+
     settings = settings_from_env(need_kafka=False)
     with connect(settings, "order-cases.cases-sweep") as conn:
         kept = watermark(conn)

@@ -13,7 +13,6 @@ from confluent_kafka import KafkaException
 
 from bootstrap.components import COMPONENTS
 from bootstrap.supervisor import CannotStart
-from cases_cli import commands, publishing, recovery, show, status
 from cases_cli.errors import CommandError
 from configuration import ConfigurationError
 from observability.logging import configure_logging
@@ -117,27 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                  else "cases")
     configure_logging(args.log_level, component=component)
     try:
-        if args.command == "run":
-            return commands.run(args.components or COMPONENTS, args.log_level or "")
-        if args.command == "setup":
-            return commands.setup(args.partitions,
-                                  replication_factor=args.replication_factor)
-        if args.command == "publish":
-            return publishing.publish(args.topic, args.file)
-        if args.command == "events":
-            return publishing.events(args.from_beginning, args.follow)
-        if args.command == "show":
-            return show.show(args.order_id, args.json)
-        if args.command == "sweep":
-            return commands.sweep(args.now)
-        if args.command == "status":
-            return status.status(args.json)
-        if args.command == "replay":
-            return recovery.replay(args.topics, args.from_offset, args.from_time)
-        if args.command == "dlq" and args.dlq_command == "list":
-            return recovery.dlq_list(args.topic, args.json)
-        if args.command == "dlq" and args.dlq_command == "redrive":
-            return recovery.dlq_redrive(args.topic)
+        return _command(args)
     except (ConfigurationError, CommandError, CannotStart) as exc:
         print(f"cases: {exc}", file=sys.stderr)
         if isinstance(exc, CannotStart) and exc.check_running:
@@ -156,6 +135,37 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Carry out a parsed command. Each imports its own module here: `cases run`, started
+    once for each component, does not import what the operator's commands need."""
+    if args.command == "run":
+        from cases_cli import commands
+        return commands.run(args.components or COMPONENTS, args.log_level or "")
+    if args.command == "setup":
+        from cases_cli import commands
+        return commands.setup(args.partitions, replication_factor=args.replication_factor)
+    if args.command == "sweep":
+        from cases_cli import commands
+        return commands.sweep(args.now)
+    if args.command in ("publish", "events"):
+        from cases_cli import publishing
+        return (publishing.publish(args.topic, args.file) if args.command == "publish"
+                else publishing.events(args.from_beginning, args.follow))
+    if args.command == "show":
+        from cases_cli import show
+        return show.show(args.order_id, args.json)
+    if args.command == "status":
+        from cases_cli import status
+        return status.status(args.json)
+    from cases_cli import recovery
+    if args.command == "replay":
+        return recovery.replay(args.topics, args.from_offset, args.from_time)
+    if args.command == "dlq" and args.dlq_command == "list":
+        return recovery.dlq_list(args.topic, args.json)
+    if args.command == "dlq" and args.dlq_command == "redrive":
+        return recovery.dlq_redrive(args.topic)
     raise AssertionError(f"unhandled command {args.command}")
 
 

@@ -7,15 +7,11 @@ not create topics)."""
 from __future__ import annotations
 
 import psycopg
-from yoyo import get_backend, read_migrations
 
 from bootstrap.database import CONNECT_TIMEOUT_SECONDS
 from configuration import Settings
 from consumers.topics import missing_topics
-from storage.migrate import MIGRATIONS, yoyo_url
-
-#: yoyo's record of applied migrations; absent until the first `cases setup`
-YOYO_TABLE = "_yoyo_migration"
+from storage.migrate import pending_migrations as pending_in
 
 
 class NotSetUp(Exception):
@@ -23,20 +19,10 @@ class NotSetUp(Exception):
 
 
 def pending_migrations(database_url: str) -> list[str]:
-    """The ids of the migrations not applied yet (every one on a database never set up).
-    Only reads: on a database yoyo has never touched it does not let yoyo create its
-    bookkeeping tables, and the runtime role may read but not write them."""
+    """The ids of the migrations not applied yet (storage.migrate.pending_migrations)."""
     with psycopg.connect(database_url, autocommit=True,
                          connect_timeout=CONNECT_TIMEOUT_SECONDS) as conn:
-        known = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (YOYO_TABLE,)).fetchone()
-    migrations = read_migrations(str(MIGRATIONS))
-    if not known or not known[0]:
-        return [m.id for m in migrations]
-    backend = get_backend(yoyo_url(database_url))
-    try:
-        return [m.id for m in backend.to_apply(migrations)]
-    finally:
-        backend.connection.close()
+        return pending_in(conn)
 
 
 def check_set_up(settings: Settings) -> None:

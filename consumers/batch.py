@@ -44,6 +44,36 @@ class Limits:
     #: how far a record's occurred_at may be after its Kafka timestamp (clocks differ)
     clock_skew: dt.timedelta
 
+    def batch_clock(self, now: dt.datetime | None = None) -> BatchClock:
+        """The clock of a batch read `now` (default: this moment)."""
+        return BatchClock(now or dt.datetime.now(dt.UTC), self.clock_skew)
+
+
+class BatchClock:
+    """No record is dated after it reached Kafka, nor after its batch was read (one
+    moment for the whole batch), beyond the clock-skew tolerance. The bound is worked
+    out once for each Kafka timestamp, not for each record: a broker stamps all the
+    records of a produced batch with one LogAppendTime."""
+
+    def __init__(self, now: dt.datetime, skew: dt.timedelta) -> None:
+        self.now, self.skew = now, skew
+        self._stamp: int | None = None
+        self._reached = now
+        self._latest = now + skew
+
+    def check(self, msg: InboundMessage, occurred_at: dt.datetime) -> None:
+        stamp = msg.timestamp if msg.timestamp >= 0 and msg.timestamp_type else -1
+        if stamp != self._stamp:
+            self._stamp = stamp
+            self._reached = self.now if stamp < 0 else min(
+                self.now, dt.datetime.fromtimestamp(stamp / 1000, dt.UTC))
+            self._latest = self._reached + self.skew
+        if occurred_at > self._latest:
+            raise FutureRecord(
+                f"occurred_at {occurred_at.isoformat()} is after the record reached Kafka "
+                f"({self._reached.isoformat(timespec='milliseconds')}) by more than the "
+                f"{self.skew.total_seconds():g}-second clock-skew tolerance")
+
 
 @dataclass
 class BatchReport:
@@ -91,11 +121,10 @@ class DecodedBatch:
 def decode_into(batch: DecodedBatch, spec: TopicSpec, messages: Iterable[InboundMessage],
                 limits: Limits) -> None:
     started = time.perf_counter()
-    # one moment for the batch: no record of it may be dated after the batch was read
-    now = dt.datetime.now(dt.UTC)
+    clock = limits.batch_clock()
     for msg in messages:
         batch.by_position[msg.position] = msg
-        decoded = decode(spec, msg, limits, now)
+        decoded = decode(spec, msg, limits, clock)
         if isinstance(decoded, DeadLetter):
             batch.dead.append((msg, decoded))
         else:
@@ -104,9 +133,9 @@ def decode_into(batch: DecodedBatch, spec: TopicSpec, messages: Iterable[Inbound
 
 
 def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
-           now: dt.datetime) -> Inbound | DeadLetter:
-    """The record in a message, or why it is a dead letter (`now`: when its batch was
-    read). Never raises: whatever is wrong with one record must not stop the consumer."""
+           clock: BatchClock) -> Inbound | DeadLetter:
+    """The record in a message, or why it is a dead letter (`clock`: its batch's).
+    Never raises: whatever is wrong with one record must not stop the consumer."""
     key, value = msg.key, msg.value
     if key is not None and len(key) > MAX_KEY_BYTES:  # no key of the contract is this long
         return DeadLetter(qualified(RecordTooLarge),
@@ -123,7 +152,7 @@ def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
                                         f"{spec.topic}")
         check_contract(record)
         _check_key(spec.topic, key, record)
-        _check_time(msg, record["occurred_at"], limits.clock_skew, now)
+        clock.check(msg, record["occurred_at"])
         assert value is not None  # decode refuses an empty value
         writer = value[2:HEADER_LENGTH]
         current = codec.current[record["type"]].fingerprint
@@ -159,16 +188,3 @@ def _check_key(topic: str, key: bytes | None, record: dict[str, object]) -> None
     if text != expected:
         raise ContractError("key", f"the message key does not match the record "
                                    f"(expected {expected!r})")
-
-
-def _check_time(msg: InboundMessage, occurred_at: dt.datetime, skew: dt.timedelta,
-                now: dt.datetime) -> None:
-    """No record is dated after it reached Kafka, nor after `now`, beyond the skew."""
-    reached = now
-    if msg.timestamp >= 0 and msg.timestamp_type:
-        reached = min(now, dt.datetime.fromtimestamp(msg.timestamp / 1000, dt.UTC))
-    if occurred_at > reached + skew:
-        raise FutureRecord(
-            f"occurred_at {occurred_at.isoformat()} is after the record reached Kafka "
-            f"({reached.isoformat(timespec='milliseconds')}) by more than the "
-            f"{skew.total_seconds():g}-second clock-skew tolerance")

@@ -7,9 +7,8 @@ of the first problem it finds; `to_json` turns a decoded record back into JSON f
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from typing import Any
-
-import pycountry
 
 from schemas import TOPICS
 from schemas.codec import Codec, shared_codec
@@ -163,11 +162,21 @@ ID_MAX_LENGTH = 128
 AMOUNT_MAX = 2**53 - 1
 
 
-#: ISO 4217's currency codes and ISO 3166-1's alpha-2 country codes, as pycountry carries
-#: them (Debian's iso-codes), less the two currency codes that name no money: XXX (no
-#: currency) and XTS (reserved for testing)
-CURRENCIES = frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
-COUNTRIES = frozenset(c.alpha_2 for c in pycountry.countries)
+# ISO 4217's currency codes and ISO 3166-1's alpha-2 country codes, as pycountry carries
+# them (Debian's iso-codes), less the two currency codes that name no money: XXX (no
+# currency) and XTS (reserved for testing). Read at the first check that needs them: a
+# process that never checks money or an address (the sweeper, the relay, most consumers)
+# does not load pycountry's tables at start.
+@cache
+def currencies() -> frozenset[str]:
+    import pycountry
+    return frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
+
+
+@cache
+def countries() -> frozenset[str]:
+    import pycountry
+    return frozenset(c.alpha_2 for c in pycountry.countries)
 
 
 def _check_money(money: dict[str, Any], path: str) -> None:
@@ -176,13 +185,13 @@ def _check_money(money: dict[str, Any], path: str) -> None:
     if money["amount_minor"] > AMOUNT_MAX:
         raise ContractError(f"{path}.amount_minor", f"is more than {AMOUNT_MAX} (2^53 - 1)")
     currency = money["currency"]
-    if currency not in CURRENCIES:
+    if currency not in currencies():
         raise ContractError(f"{path}.currency", f"{shown(currency)} is not an ISO 4217 code")
 
 
 def _check_address(address: dict[str, Any], path: str) -> None:
     country = address["country"]
-    if country not in COUNTRIES:
+    if country not in countries():
         raise ContractError(f"{path}.country",
                             f"{shown(country)} is not an ISO 3166-1 alpha-2 code")
     for field in ("line1", "postal_code"):

@@ -104,8 +104,8 @@ def test_what_a_consumer_and_the_sweeper_build_per_record_has_every_field() -> N
     msg = InboundMessage(topic="orders", partition=0, offset=3, key=item.key.encode(),
                          value=value, timestamp_type=1,
                          timestamp=int(AT.timestamp() * 1000) + 86_400_000 * 365 * 2)
-    inbound = decode(CONSUMERS["orders"], msg, Limits(1 << 20, dt.timedelta(seconds=5)),
-                     dt.datetime.now(dt.UTC))
+    limits = Limits(1 << 20, dt.timedelta(seconds=5))
+    inbound = decode(CONSUMERS["orders"], msg, limits, limits.batch_clock())
     assert isinstance(inbound, Inbound)
     assert inbound == Inbound(**{f.name: getattr(inbound, f.name)
                                  for f in dataclasses.fields(Inbound)})
