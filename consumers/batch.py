@@ -104,18 +104,22 @@ class DecodedBatch:
     by_position: dict[tuple[int, int], InboundMessage] = field(default_factory=dict)
 
     def steps(self) -> list[PartitionStep]:
-        """How far the batch read each partition (sorted: rows are locked in order)."""
-        last: dict[tuple[str, int], int] = {}
-        frontier: dict[tuple[str, int], dt.datetime] = {}
-        for msg in self.by_position.values():
-            where = (msg.topic, msg.partition)
-            last[where] = max(last.get(where, -1), msg.offset)
+        """How far the batch read each partition (sorted: rows are locked in order).
+        A batch is one topic's (its positions are partition and offset)."""
+        if not self.by_position:
+            return []
+        topic = next(iter(self.by_position.values())).topic
+        last: dict[int, int] = {}
+        for partition, offset in self.by_position:  # run for every record: keys only
+            if offset > last.get(partition, -1):
+                last[partition] = offset
+        frontier: dict[int, dt.datetime] = {}
         for item in self.good:
-            where = (item.cause.topic, item.cause.partition)
-            if where not in frontier or item.record.occurred_at > frontier[where]:
-                frontier[where] = item.record.occurred_at
-        return [PartitionStep(t, p, o + 1, frontier.get((t, p)))
-                for (t, p), o in sorted(last.items())]
+            partition, occurred_at = item.cause.partition, item.record.occurred_at
+            latest = frontier.get(partition)
+            if latest is None or occurred_at > latest:
+                frontier[partition] = occurred_at
+        return [PartitionStep(topic, p, o + 1, frontier.get(p)) for p, o in sorted(last.items())]
 
 
 def decode_into(batch: DecodedBatch, spec: TopicSpec, messages: Iterable[InboundMessage],
