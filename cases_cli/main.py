@@ -140,14 +140,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _command(args: argparse.Namespace) -> int:
     """Carry out a parsed command. Each imports its own module here: `cases run`, started
     once for each component, does not import what the operator's commands need."""
-    if args.command == "run":
+    if args.command in ("run", "setup", "sweep"):
         from cases_cli import commands
-        return commands.run(args.components or COMPONENTS, args.log_level or "")
-    if args.command == "setup":
-        from cases_cli import commands
-        return commands.setup(args.partitions, replication_factor=args.replication_factor)
-    if args.command == "sweep":
-        from cases_cli import commands
+        if args.command == "run":
+            return commands.run(args.components or COMPONENTS, args.log_level or "")
+        if args.command == "setup":
+            return commands.setup(args.partitions,
+                                  replication_factor=args.replication_factor)
         return commands.sweep(args.now)
     if args.command in ("publish", "events"):
         from cases_cli import publishing
