@@ -1,5 +1,6 @@
-"""`make bench-compare BASE=<revision>`: the mixed pipeline pass of two revisions of the
-service, alternated on one broker, one database server and one workload.
+"""`make bench-compare BASE=<revision>`: the mixed pipeline pass (or, with --worst-order,
+the worst-order one) of two revisions of the service, alternated on one broker, one
+database server and one workload.
 
 One `make bench` cannot tell a change of a few percent from the machine's spells: the
 same code gave 0.126 to 0.143 CPU-s per 1,000 records in passes of one morning. Here
@@ -27,6 +28,7 @@ from pathlib import Path
 
 from bench.report import machine
 from bench.run import (
+    WORST_ORDER,
     PipelineRun,
     Workload,
     bench_settings,
@@ -137,6 +139,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=3,
                    help="passes of each revision (default 3)")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--worst-order", action="store_true",
+                   help="compare the worst-order pass (the consumers one after another, "
+                        "case-actions first and orders last) instead of the mixed one")
     p.add_argument("--json", type=Path, default=None,
                    help="also write each pass's figures here")
     return p
@@ -161,16 +166,18 @@ def main(argv: list[str] | None = None) -> int:
         workload = Workload(settings, items)
         print(f"bench-compare: a first pass, not counted ({args.orders:,} orders, "
               f"{sum(workload.records.values()):,} records)", file=sys.stderr)
-        pipeline_pass(settings, svc, "warm", workload, Path(logs), repo=arms[1].tree)
+        order = WORST_ORDER if args.worst_order else None
+        pipeline_pass(settings, svc, "warm", workload, Path(logs), order, repo=arms[1].tree)
         problems: list[str] = []
         for number, arm in enumerate(pass_order(arms, args.rounds)):
             run = pipeline_pass(settings, svc, f"{arm.name}{number}", workload, Path(logs),
-                                repo=arm.tree)
+                                order, repo=arm.tree)
             arm.runs.append(run)
             problems += run_problems(run)
     print(f"Machine: {machine()}")
     print(f"Workload: {args.orders:,} orders, {sum(workload.records.values()):,} records; "
-          f"{args.rounds} mixed passes of each revision, alternated; median (min-max)")
+          f"{args.rounds} {'worst-order' if args.worst_order else 'mixed'} passes of each "
+          "revision, alternated; median (min-max)")
     print("\n".join(summary(arms)))
     if args.json:
         args.json.write_text(json.dumps(

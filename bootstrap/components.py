@@ -82,7 +82,7 @@ def consumer(topic: str, settings: Settings, stop: threading.Event,
 
 def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweeper:
     from service.decide import DEADLINE_RULES
-    from sweeper.loop import Sweeper
+    from sweeper.loop import LOOK_OUTCOMES, Sweeper
 
     def measured(mark: Watermark, partitions: list[PartitionProgress],
                  low: dt.datetime | None) -> None:
@@ -112,13 +112,18 @@ def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweepe
     def leading(_leading: bool) -> None:
         health.database_back()
 
+    def looked(outcome: str) -> None:
+        metrics.SWEEPER_LOOKS.labels(outcome).inc()
+
+    for outcome in LOOK_OUTCOMES:
+        metrics.SWEEPER_LOOKS.labels(outcome)
     for rule in DEADLINE_RULES:
         metrics.DEADLINES_FIRED.labels(rule)
     for topic in INBOUND_TOPICS:
         metrics.LATE_RECORDS.labels(topic)
     return Sweeper(settings, stop, on_watermark=measured, on_pass=passed,
                    on_leading=leading, on_database_error=health.waiting_for_database,
-                   on_tick=health.beat)
+                   on_tick=health.beat, on_look=looked)
 
 
 def relay(settings: Settings, stop: threading.Event, health: Health) -> OutboxRelay:

@@ -87,6 +87,33 @@ def low_watermark(partitions: Iterable[PartitionProgress], now: dt.datetime,
     return Watermark(low, tuple(held))
 
 
+def held_back(mark: Watermark, partitions: Iterable[PartitionProgress]
+              ) -> list[PartitionProgress] | None:
+    """The partitions that hold `mark` back, when every one of them still has records
+    unread: a partition's mark then moves only once its consumer stores more, so the
+    watermark cannot rise before one of them has. None when the wall clock alone can
+    move it (nothing holds it below the ceiling, or one that does has read everything)."""
+    held = set(mark.held_by)
+    if not held:
+        return None
+    holding = [p for p in partitions if (p.topic, p.partition) in held]
+    if not holding or any(p.unread == 0 for p in holding):
+        return None
+    return holding
+
+
+def stored_more(holding: Iterable[PartitionProgress],
+                stored: Mapping[tuple[str, int], tuple[int, dt.datetime | None]]) -> bool:
+    """Whether the consumer of a partition that held the watermark back (`held_back`)
+    has stored more since: `stored` is the database's progress now. A partition still
+    without a row has not (where its group committed, the next measure asks anyway)."""
+    for p in holding:
+        now = stored.get((p.topic, p.partition))
+        if now is not None and now != (p.next_offset, p.frontier):
+            return True
+    return False
+
+
 class LogEndHistory:
     """Where each partition's log was seen to end, and when: the wall clock read before
     the log ends were asked for. A record at or past an end seen at `t` was appended

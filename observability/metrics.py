@@ -53,6 +53,11 @@ READ_THROUGH = Gauge(
     "Last moment an inbound partition's log was seen ending where its consumers have "
     "stored up to (Unix seconds): the wall clock less it is how far they trail the log",
     ["topic", "partition"], multiprocess_mode="max")
+SWEEPER_LOOKS = Counter(
+    f"{PREFIX}_sweeper_looks_total",
+    "The leading sweeper's looks for something to decide, by outcome: measured (the "
+    "watermark, then a pass), nothing_due, held_back (due, but what holds the watermark "
+    "back has stored nothing since it was measured)", ["outcome"])
 DECISIONS = Counter(f"{PREFIX}_decisions_total",
                     "Records and time rules decided", ["kind"])
 DEADLINES_FIRED = Counter(f"{PREFIX}_deadlines_fired_total",

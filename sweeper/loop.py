@@ -16,8 +16,9 @@ import structlog
 from bootstrap import kafka
 from bootstrap.database import connect
 from configuration import Settings
-from domain.watermark import PartitionProgress, Watermark
+from domain.watermark import PartitionProgress, Watermark, held_back, stored_more
 from service.decide import PassReport
+from storage.progress import read_progress
 from sweeper import watermark
 from sweeper.decisions import decide_pass
 
@@ -27,6 +28,9 @@ SWEEPER_LOCK_ID = 0x5EE9E2  # the advisory lock only one sweeper holds
 #: the watermark is measured at least this often, something to decide or not (for
 #: cases status and the metrics)
 MEASURE_AT_LEAST_EVERY = 1.0
+#: what a look of the leading sweeper comes to (a metric counts them)
+MEASURED, NOTHING_DUE, HELD_BACK = "measured", "nothing_due", "held_back"
+LOOK_OUTCOMES = (MEASURED, NOTHING_DUE, HELD_BACK)
 #: the earliest moment something waits for: a record not decided yet, a time rule
 _NEXT_DUE = ("SELECT least((SELECT min(occurred_at) FROM undecided_records),"
              " (SELECT min(occurred_at) FROM undecided_reports),"
@@ -47,6 +51,12 @@ class Sweeper:
     on_database_error: Callable[[], None] = lambda: None
     #: called each time the loop goes round, leading or standing by (liveness)
     on_tick: Callable[[], None] = lambda: None
+    #: told what each look of the leading sweeper came to (LOOK_OUTCOMES)
+    on_look: Callable[[str], None] = lambda _outcome: None
+    #: the watermark in force after the last measure
+    _low: dt.datetime | None = field(default=None, init=False)
+    #: the partitions that held it back with records unread (domain.watermark.held_back)
+    _holding: list[PartitionProgress] | None = field(default=None, init=False)
 
     def run(self) -> None:
         ends = watermark.LogEnds(
@@ -83,16 +93,18 @@ class Sweeper:
         while not self.stop.is_set():
             self.on_tick()
             looked = time.monotonic()
-            due = self._next(conn)
-            if self._is_due(due) or looked - measured_at >= MEASURE_AT_LEAST_EVERY:
+            outcome = self._look(conn, looked - measured_at)
+            self.on_look(outcome)
+            if outcome == MEASURED:
                 self.sweep_once(conn, ends)
                 measured_at = time.monotonic()
             # A look every sweep interval, and a pass only then. A pass costs a watermark
             # measure and some twenty statements whatever it decides, and under a steady
             # stream something is due at every moment: back to back, each pass would
             # decide a handful (at 1,000 records/s: about 40 passes a second, 0.4 of a
-            # core). A look is one indexed query: records stored since the last one are
-            # found by the next, without consumers notifying (storage.transaction).
+            # core). A look is one indexed query (two while the watermark is held back):
+            # records stored since the last one are found by the next, without consumers
+            # notifying (storage.transaction).
             self.stop.wait(max(0.0, looked + self.settings.sweep_interval - time.monotonic()))
 
     def _next(self, conn: psycopg.Connection) -> dt.datetime | None:
@@ -106,15 +118,42 @@ class Sweeper:
         return due is not None and (due + self.settings.allowed_lateness
                                     <= dt.datetime.now(dt.UTC))
 
+    def _look(self, conn: psycopg.Connection, since_measured: float) -> str:
+        """Whether to measure the watermark and pass now (MEASURED), or why not."""
+        due = self._next(conn)
+        if since_measured >= MEASURE_AT_LEAST_EVERY:
+            return MEASURED
+        if not self._is_due(due):
+            return NOTHING_DUE
+        return MEASURED if self._may_decide(conn, due) else HELD_BACK
+
+    def _may_decide(self, conn: psycopg.Connection, due: dt.datetime | None) -> bool:
+        """Whether a pass now could decide something the last one could not: what is
+        due is behind the watermark in force (a record that came late, a time rule), or
+        the watermark may have moved. It cannot while the partitions that held it back
+        with records unread have stored nothing more: measuring it again then asks the
+        broker and the database for the same answer (while a topic's consumer has not
+        started, twenty times a second)."""
+        if self._holding is None or (due is not None and self._low is not None
+                                     and due <= self._low):
+            return True
+        return stored_more(self._holding, self._progress(conn))
+
+    def _progress(self, conn: psycopg.Connection) -> dict[tuple[str, int],
+                                                         tuple[int, dt.datetime | None]]:
+        return read_progress(conn)
+
     def sweep_once(self, conn: psycopg.Connection, ends: watermark.LogEnds
                    ) -> PassReport | None:
         measured = watermark.measure(conn, ends, self.settings.allowed_lateness)
         if measured is None:
+            self._holding = None
             log.warning("watermark_not_moved", reason="the broker did not say where the "
                         "inbound partitions end")
             return None
         mark, partitions = measured
         low = watermark.advance(conn, mark)
+        self._low, self._holding = low, held_back(mark, partitions)
         self.on_watermark(mark, partitions, low)
         if low is None:
             return None

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 
 from configuration import settings_from_env
+from domain.watermark import PartitionProgress
 from sweeper.loop import Sweeper
 
 INTERVAL = 0.1
@@ -44,6 +45,19 @@ class _Sweeper(Sweeper):
 
     def sweep_once(self, conn: Any, ends: Any) -> None:  # type: ignore[override]
         self.passes += 1
+        self._low, self._holding = self.low, self.holding
+
+    #: what each pass finds: the watermark in force, and what held it back
+    low: dt.datetime | None = None
+    holding: list[PartitionProgress] | None = None
+    #: the progress each look reads: `stores` makes each read find one more batch
+    stores: bool = False
+    batches: int = 0
+
+    def _progress(self, conn: Any) -> dict[tuple[str, int], tuple[int, dt.datetime | None]]:
+        if self.stores:
+            self.batches += 1
+        return {("orders", 0): (10 + self.batches, None)}
 
 
 def _run(sweeper: _Sweeper, conn: _Connection) -> None:
@@ -76,3 +90,31 @@ def test_with_nothing_due_it_looks_every_sweep_interval_without_a_notice():
     assert sweeper.passes <= 2
     # a record stored meanwhile is found by the next look: looks keep coming, paced
     assert RUN_FOR / INTERVAL - 3 <= sweeper.looks <= RUN_FOR / INTERVAL + 2
+
+
+LAGGING = PartitionProgress("orders", 0, 0, 500, 10, None)
+LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def test_while_what_holds_the_watermark_back_stores_nothing_it_is_measured_once_a_second():
+    sweeper = _Sweeper(_settings())
+    sweeper.due, sweeper.holding = LONG_AGO, [LAGGING]  # due, but behind the watermark
+    _run(sweeper, _Connection())
+    # the first pass, then one a second: the same answer twenty times a second is waste
+    assert 1 <= sweeper.passes <= 2
+
+
+def test_once_it_stores_a_batch_the_next_look_measures_again():
+    sweeper = _Sweeper(_settings())
+    sweeper.due, sweeper.holding, sweeper.stores = LONG_AGO, [LAGGING], True
+    _run(sweeper, _Connection())
+    assert RUN_FOR / INTERVAL - 3 <= sweeper.passes <= RUN_FOR / INTERVAL + 1
+
+
+def test_what_is_due_behind_the_watermark_in_force_is_decided_without_waiting():
+    # a late record or a time rule the watermark has passed: the next pass decides it
+    sweeper = _Sweeper(_settings())
+    sweeper.due, sweeper.holding = LONG_AGO, [LAGGING]
+    sweeper.low = LONG_AGO + dt.timedelta(hours=1)
+    _run(sweeper, _Connection())
+    assert RUN_FOR / INTERVAL - 3 <= sweeper.passes <= RUN_FOR / INTERVAL + 1
