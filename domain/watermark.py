@@ -89,23 +89,21 @@ def low_watermark(partitions: Iterable[PartitionProgress], now: dt.datetime,
 
 def held_back(mark: Watermark, partitions: Iterable[PartitionProgress]
               ) -> list[PartitionProgress] | None:
-    """The partitions that hold `mark` back, when every one of them still has records
-    unread: a partition's mark then moves only once its consumer stores more, so the
-    watermark cannot rise before one of them has. None when the wall clock alone can
-    move it (nothing holds it below the ceiling, or one that does has read everything)."""
+    """The partitions that hold `mark` at None, having read nothing of the records they
+    hold: until one of them stores some, no measure can give a watermark, and no log end
+    a measure notes can vouch for them (their logs end past where they stand). None
+    otherwise: a partition read part-way is measured as often as ever, since a log end
+    noted now may vouch for where its consumer stores up to next (LogEndHistory)."""
+    if mark.low is not None:
+        return None
     held = set(mark.held_by)
-    if not held:
-        return None
-    holding = [p for p in partitions if (p.topic, p.partition) in held]
-    if not holding or any(p.unread == 0 for p in holding):
-        return None
-    return holding
+    return [p for p in partitions if (p.topic, p.partition) in held] or None
 
 
 def stored_more(holding: Iterable[PartitionProgress],
                 stored: Mapping[tuple[str, int], tuple[int, dt.datetime | None]]) -> bool:
     """Whether the consumer of a partition that held the watermark back (`held_back`)
-    has stored more since: `stored` is the database's progress now. A partition still
+    has stored since: `stored` is the database's progress now. A partition still
     without a row has not (where its group committed, the next measure asks anyway)."""
     for p in holding:
         now = stored.get((p.topic, p.partition))

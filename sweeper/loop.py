@@ -55,7 +55,7 @@ class Sweeper:
     on_look: Callable[[str], None] = lambda _outcome: None
     #: the watermark in force after the last measure
     _low: dt.datetime | None = field(default=None, init=False)
-    #: the partitions that held it back with records unread (domain.watermark.held_back)
+    #: the partitions with records, none read, that held it at None (watermark.held_back)
     _holding: list[PartitionProgress] | None = field(default=None, init=False)
 
     def run(self) -> None:
@@ -130,10 +130,10 @@ class Sweeper:
     def _may_decide(self, conn: psycopg.Connection, due: dt.datetime | None) -> bool:
         """Whether a pass now could decide something the last one could not: what is
         due is behind the watermark in force (a record that came late, a time rule), or
-        the watermark may have moved. It cannot while the partitions that held it back
-        with records unread have stored nothing more: measuring it again then asks the
-        broker and the database for the same answer (while a topic's consumer has not
-        started, twenty times a second)."""
+        the watermark may have moved. It cannot while partitions with records have read
+        none of them (a topic whose consumer has not started, or has not stored yet): a
+        measure then asks the broker and the database for the same answer, twenty
+        times a second (domain.watermark.held_back)."""
         if self._holding is None or (due is not None and self._low is not None
                                      and due <= self._low):
             return True

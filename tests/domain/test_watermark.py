@@ -97,36 +97,36 @@ def test_the_history_keeps_a_bounded_number_of_ends():
     assert history.read_through(("a", 0), 8) == NOW + 8 * S
 
 
-def test_what_holds_it_back_with_records_unread_is_named_and_nothing_when_the_clock_can():
-    lagging = part("b", 9, 4, NOW - 60 * S)
-    partitions = [part("a", 5, 5), lagging]
-    assert held_back(low_watermark(partitions, NOW, LATENESS), partitions) == [lagging]
-    unread = part("c", 3, None)  # nothing read yet: it holds everything
+def test_only_partitions_that_have_read_nothing_hold_it_where_no_measure_can_move_it():
+    unread = part("c", 3, None)  # records, none read yet: no watermark at all
     partitions = [part("a", 5, 5), unread]
     assert held_back(low_watermark(partitions, NOW, LATENESS), partitions) == [unread]
+    # read part-way: each measure notes a log end that may vouch for it once it stores
+    lagging = [part("a", 5, 5), part("b", 9, 4, NOW - 60 * S)]
+    assert held_back(low_watermark(lagging, NOW, LATENESS), lagging) is None
     caught_up = [part("a", 5, 5), part("b", 9, 9, NOW - 60 * S)]  # the clock moves it
     assert held_back(low_watermark(caught_up, NOW, LATENESS), caught_up) is None
 
 
-def test_until_a_partition_holding_it_back_stores_more_no_later_measure_is_higher():
-    before = [part("a", 5, 5, NOW - 2 * S), part("b", 9, 4, NOW - 60 * S)]
-    mark = low_watermark(before, NOW, LATENESS)
-    holding = held_back(mark, before)
+def test_until_a_partition_that_has_read_nothing_stores_no_later_measure_gives_one():
+    before = [part("a", 5, 5, NOW - 2 * S), part("c", 9, None)]
+    holding = held_back(low_watermark(before, NOW, LATENESS), before)
     assert holding is not None
-    # a minute on: a's consumer read more, both logs grew, b stored nothing more
-    stored = {("a", 0): (20, NOW + 50 * S), ("b", 0): (4, NOW - 60 * S)}
-    later = [part("a", 30, 20, NOW + 50 * S), part("b", 40, 4, NOW - 60 * S)]
+    # a minute on: a's consumer read more, both logs grew, c's stored nothing
+    stored = {("a", 0): (20, NOW + 50 * S)}
     assert not stored_more(holding, stored)
-    assert low_watermark(later, NOW + 60 * S, LATENESS).low == mark.low
-    # b's consumer stores a batch: now a measure can move it
-    stored[("b", 0)] = (10, NOW - 30 * S)
+    later = [part("a", 30, 20, NOW + 50 * S), part("c", 40, None)]
+    assert low_watermark(later, NOW + 60 * S, LATENESS).low is None
+    # c's consumer stores a batch: now a measure gives a watermark
+    stored[("c", 0)] = (10, NOW - 30 * S)
     assert stored_more(holding, stored)
-    moved = [part("a", 30, 20, NOW + 50 * S), part("b", 40, 10, NOW - 30 * S)]
-    assert low_watermark(moved, NOW + 60 * S, LATENESS).low > mark.low  # type: ignore[operator]
+    moved = [part("a", 30, 20, NOW + 50 * S), part("c", 40, 10, NOW - 30 * S)]
+    assert low_watermark(moved, NOW + 60 * S, LATENESS).low == NOW - 30 * S - LATENESS
 
 
 def test_a_holding_partition_without_a_stored_row_has_not_stored_more():
     # nothing stored from it in this database; where its group committed gave its offset
     committed_only = part("c", 9, 3)
+    assert held_back(low_watermark([committed_only], NOW, LATENESS), [committed_only])
     assert not stored_more([committed_only], {("a", 0): (5, NOW)})
     assert stored_more([committed_only], {("c", 0): (4, NOW - 60 * S)})

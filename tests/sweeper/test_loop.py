@@ -18,6 +18,7 @@ from sweeper.loop import Sweeper
 
 INTERVAL = 0.1
 RUN_FOR = 1.0
+LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 class _Answer:
@@ -55,9 +56,10 @@ class _Sweeper(Sweeper):
     batches: int = 0
 
     def _progress(self, conn: Any) -> dict[tuple[str, int], tuple[int, dt.datetime | None]]:
-        if self.stores:
-            self.batches += 1
-        return {("orders", 0): (10 + self.batches, None)}
+        if not self.stores:
+            return {}  # nothing stored from the partition yet
+        self.batches += 1
+        return {("orders", 0): (self.batches, LONG_AGO)}
 
 
 def _run(sweeper: _Sweeper, conn: _Connection) -> None:
@@ -92,21 +94,21 @@ def test_with_nothing_due_it_looks_every_sweep_interval_without_a_notice():
     assert RUN_FOR / INTERVAL - 3 <= sweeper.looks <= RUN_FOR / INTERVAL + 2
 
 
-LAGGING = PartitionProgress("orders", 0, 0, 500, 10, None)
-LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+#: records on it, none read yet: the watermark is None until its consumer stores some
+UNREAD = PartitionProgress("orders", 0, 0, 500, None, None)
 
 
-def test_while_what_holds_the_watermark_back_stores_nothing_it_is_measured_once_a_second():
+def test_while_a_topic_not_read_at_all_holds_the_watermark_it_is_measured_once_a_second():
     sweeper = _Sweeper(_settings())
-    sweeper.due, sweeper.holding = LONG_AGO, [LAGGING]  # due, but behind the watermark
+    sweeper.due, sweeper.holding = LONG_AGO, [UNREAD]  # due, but no watermark yet
     _run(sweeper, _Connection())
     # the first pass, then one a second: the same answer twenty times a second is waste
     assert 1 <= sweeper.passes <= 2
 
 
-def test_once_it_stores_a_batch_the_next_look_measures_again():
+def test_once_its_consumer_stores_a_batch_the_next_look_measures_again():
     sweeper = _Sweeper(_settings())
-    sweeper.due, sweeper.holding, sweeper.stores = LONG_AGO, [LAGGING], True
+    sweeper.due, sweeper.holding, sweeper.stores = LONG_AGO, [UNREAD], True
     _run(sweeper, _Connection())
     assert RUN_FOR / INTERVAL - 3 <= sweeper.passes <= RUN_FOR / INTERVAL + 1
 
@@ -114,7 +116,7 @@ def test_once_it_stores_a_batch_the_next_look_measures_again():
 def test_what_is_due_behind_the_watermark_in_force_is_decided_without_waiting():
     # a late record or a time rule the watermark has passed: the next pass decides it
     sweeper = _Sweeper(_settings())
-    sweeper.due, sweeper.holding = LONG_AGO, [LAGGING]
+    sweeper.due, sweeper.holding = LONG_AGO, [UNREAD]
     sweeper.low = LONG_AGO + dt.timedelta(hours=1)
     _run(sweeper, _Connection())
     assert RUN_FOR / INTERVAL - 3 <= sweeper.passes <= RUN_FOR / INTERVAL + 1
