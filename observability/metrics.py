@@ -56,8 +56,8 @@ READ_THROUGH = Gauge(
 SWEEPER_LOOKS = Counter(
     f"{PREFIX}_sweeper_looks_total",
     "The leading sweeper's looks for something to decide, by outcome: measured (the "
-    "watermark, then a pass), nothing_due, held_back (due, but what holds the watermark "
-    "back has stored nothing since it was measured)", ["outcome"])
+    "watermark, then a pass), nothing_due, held_back (due, but no watermark until a "
+    "partition with records, none read yet, has stored some)", ["outcome"])
 DECISIONS = Counter(f"{PREFIX}_decisions_total",
                     "Records and time rules decided", ["kind"])
 DEADLINES_FIRED = Counter(f"{PREFIX}_deadlines_fired_total",

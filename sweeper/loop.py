@@ -102,7 +102,7 @@ class Sweeper:
             # measure and some twenty statements whatever it decides, and under a steady
             # stream something is due at every moment: back to back, each pass would
             # decide a handful (at 1,000 records/s: about 40 passes a second, 0.4 of a
-            # core). A look is one indexed query (two while the watermark is held back):
+            # core). A look is one indexed query (two while there is no watermark yet):
             # records stored since the last one are found by the next, without consumers
             # notifying (storage.transaction).
             self.stop.wait(max(0.0, looked + self.settings.sweep_interval - time.monotonic()))
