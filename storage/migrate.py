@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from psycopg import sql
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 #: yoyo's record of applied migrations; absent until the first `cases setup`
@@ -42,7 +45,7 @@ def migration_ids() -> list[str]:
                   if not p.name.endswith(".rollback.sql"))
 
 
-def pending_migrations(conn: Any) -> list[str]:
+def pending_migrations(conn: psycopg.Connection[Any]) -> list[str]:
     """The ids of the migrations `conn`'s database has not applied (every one on a
     database never set up), from yoyo's record, without yoyo: `cases run` asks this
     once for each component it starts, and importing yoyo and parsing every migration
@@ -52,5 +55,6 @@ def pending_migrations(conn: Any) -> list[str]:
     known = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (YOYO_TABLE,)).fetchone()
     if not known or not known[0]:
         return migration_ids()
-    applied = {row[0] for row in conn.execute("SELECT migration_id FROM _yoyo_migration")}
+    applied = {row[0] for row in conn.execute(
+        sql.SQL("SELECT migration_id FROM {}").format(sql.Identifier(YOYO_TABLE)))}
     return [m for m in migration_ids() if m not in applied]
