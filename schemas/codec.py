@@ -100,6 +100,19 @@ class Codec:
         return record
 
 
+def avro_string(text: str) -> bytes:
+    """`text` as Avro's binary encoding writes a string: the length of its UTF-8 bytes as
+    a zigzag varint (the shortest), then the bytes."""
+    data = text.encode("utf-8")
+    length = len(data) << 1  # the zigzag form of a length, which is never negative
+    head = bytearray()
+    while length > 0x7F:
+        head.append((length & 0x7F) | 0x80)
+        length >>= 7
+    head.append(length)
+    return bytes(head) + data
+
+
 def _not_single_object(data: bytes) -> str:
     """Why bytes without our marker are not ours, naming the look-alikes seen in practice."""
     if data[:1] == b"\x00" and len(data) >= 5:
