@@ -148,17 +148,22 @@ _NESTED = {name: Shape.of(cls) for name, cls in
             ("delivered_to", Address))}
 #: each record type's fields, looked up once (every inbound record is built with them)
 _SHAPES = {name: Shape.of(cls) for name, cls in RECORD_TYPES.items()}
+#: each record type's fields that hold a value of their own (money, an address)
+_NESTED_OF = {name: tuple((field, _NESTED[field]) for field in shape.order if field in _NESTED)
+              for name, shape in _SHAPES.items()}
 
 
 def from_record(record: dict[str, Any]) -> InboundRecord:
     """Build the typed record from a decoded (already contract-checked) Avro record."""
-    shape = _SHAPES[record["type"]]
-    values = dict(record)
-    for name, nested in _NESTED.items():
-        value = values.get(name)
-        if value is not None:
-            values[name] = nested.build(value)
-    built: InboundRecord = shape.build(values)
+    kind = record["type"]
+    nested = _NESTED_OF[kind]
+    if nested:
+        record = dict(record)
+        for name, shape in nested:
+            value = record.get(name)
+            if value is not None:
+                record[name] = shape.build(value)
+    built: InboundRecord = _SHAPES[kind].build(record)
     return built
 
 

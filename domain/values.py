@@ -33,6 +33,8 @@ class Shape:
     cls: type[Any]
     names: frozenset[str]
     defaults: Mapping[str, Any]
+    #: the fields in their order, for a mapping that holds every one
+    order: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, dataclass: type[Any]) -> Shape:
@@ -41,11 +43,16 @@ class Shape:
             raise TypeError(f"{dataclass.__name__} is not a dataclass assemble can build")
         fields = dataclasses.fields(dataclass)
         return cls(dataclass, frozenset(f.name for f in fields),
-                   {f.name: f.default for f in fields if f.default is not dataclasses.MISSING})
+                   {f.name: f.default for f in fields if f.default is not dataclasses.MISSING},
+                   tuple(f.name for f in fields))
 
     def build(self, values: Mapping[str, Any]) -> Any:
         """The value from a mapping that may hold other keys (ignored) or lack fields
         with defaults; one lacking a field without a default fails as __init__ does."""
+        try:  # a decoded record holds every field: taken by name, in one pass
+            return assemble(self.cls, {name: values[name] for name in self.order})
+        except KeyError:
+            pass
         fields = dict(self.defaults)
         names = self.names
         for name, value in values.items():
