@@ -71,14 +71,13 @@ def consumer(topic: str, settings: Settings, stop: threading.Event,
         metrics.BATCH_SIZE.labels(topic).observe(report.records)
 
     for family in (metrics.RECORDS_STORED, metrics.RECORDS_DUPLICATE, metrics.BATCH_DURATION,
-                   metrics.BATCH_SIZE, metrics.QUIET_HOLDS):
+                   metrics.BATCH_SIZE):
         family.labels(topic)  # at zero until the first batch (observability.metrics)
     health.ready(True)
     return TopicConsumer(CONSUMERS[topic], settings, stop=stop, on_batch=batch,
                          on_retry=lambda _attempt: health.waiting_for_database(),
                          on_poll=polled,
-                         on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc,
-                         on_quiet_hold=metrics.QUIET_HOLDS.labels(topic).inc)
+                         on_broker_error=metrics.BROKER_ERRORS.labels(topic).inc)
 
 
 def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweeper:

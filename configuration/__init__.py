@@ -121,11 +121,6 @@ TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 #: consumer about 1 ms of CPU per record (a transaction and its progress row each);
 #: gathering for 20 ms makes batches of several (docs/performance.md)
 DEFAULT_BATCH_GATHER_SECONDS = 0.02
-#: a consumer whose poll found nothing stops fetching this long between short polls: an
-#: idle consumer's fetches, each held by the broker up to fetch.wait.max.ms, cost the
-#: broker about 0.07 of a core per consumer (docs/performance.md); the first record after
-#: a quiet spell waits up to this much longer
-DEFAULT_QUIET_HOLD_SECONDS = 0.1
 
 
 #: a topic's partitions or replication factor (CASES_TOPIC_PARTITIONS,
@@ -170,9 +165,6 @@ class Settings:
     #: a full batch): a light load then makes batches of a few records, not one each,
     #: for a few milliseconds more on each record's way
     batch_gather: float = DEFAULT_BATCH_GATHER_SECONDS
-    #: how long a consumer that found nothing to read pauses its fetches between polls
-    #: (0: it never does)
-    quiet_hold: float = DEFAULT_QUIET_HOLD_SECONDS
     #: how often the sweeper looks for something due (one indexed query), and so the
     #: least time between the starts of two passes
     sweep_interval: float = 0.05
@@ -218,7 +210,6 @@ class Settings:
                 f"batch_size={self.batch_size!r}, "
                 f"topic_batch_sizes={self.topic_batch_sizes!r}, "
                 f"poll_timeout={self.poll_timeout!r}, "
-                f"batch_gather={self.batch_gather!r}, quiet_hold={self.quiet_hold!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
                 f"allowed_lateness={self.allowed_lateness!r}, "
                 f"clock_skew={self.clock_skew!r}, startup_wait={self.startup_wait!r}, "
@@ -269,7 +260,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "0.05"))
         batch_gather = float(env.get("CASES_BATCH_GATHER_SECONDS",
                                      str(DEFAULT_BATCH_GATHER_SECONDS)))
-        quiet_hold = float(env.get("CASES_QUIET_HOLD_SECONDS", str(DEFAULT_QUIET_HOLD_SECONDS)))
         http_port = int(env["CASES_HTTP_PORT"]) if env.get("CASES_HTTP_PORT") else None
         max_record_bytes = int(env.get("CASES_MAX_RECORD_BYTES", DEFAULT_MAX_RECORD_BYTES))
         message_max_bytes = int(extra.get("message.max.bytes", KAFKA_MESSAGE_MAX_BYTES))
@@ -285,9 +275,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
     if not 0 <= batch_gather <= 1:
         raise ConfigurationError("CASES_BATCH_GATHER_SECONDS must be between 0 and 1 "
                                  f"second, not {batch_gather}")
-    if not 0 <= quiet_hold <= 1:
-        raise ConfigurationError("CASES_QUIET_HOLD_SECONDS must be between 0 and 1 second, "
-                                 f"not {quiet_hold}")
     if http_port is not None and not 0 <= http_port <= 65535:
         raise ConfigurationError(f"CASES_HTTP_PORT must be a port number, not {http_port}")
     allowed_lateness = parse_duration(env.get("CASES_ALLOWED_LATENESS", "")) if env.get(
@@ -313,7 +300,6 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         topic_batch_sizes=topic_batch_sizes,
         sweep_interval=sweep_interval,
         batch_gather=batch_gather,
-        quiet_hold=quiet_hold,
         allowed_lateness=allowed_lateness,
         clock_skew=clock_skew,
         startup_wait=startup_wait,

@@ -48,9 +48,6 @@ log = structlog.get_logger("consumers")
 #: how long the loop waits for more records, at most, before it looks again whether the
 #: batch in flight has committed
 GATHER_WAIT_SECONDS = 0.002
-#: how long a quiet consumer polls between two holds of its fetches: long enough for a
-#: fetch to go out and come back (the broker holds one up to fetch.wait.max.ms)
-QUIET_POLL_SECONDS = 0.05
 
 
 def next_batch(consumer: Consumer, size: int, timeout: float,
@@ -99,8 +96,6 @@ class TopicConsumer:
     on_poll: Callable[[Consumer], None] = lambda _consumer: None
     #: called for each error the Kafka consumer reports
     on_broker_error: Callable[[], None] = lambda: None
-    #: called each time a quiet consumer holds its fetches (a metric counts them)
-    on_quiet_hold: Callable[[], None] = lambda: None
     #: whether batches move the partitions' progress the watermark reads: the live
     #: group's do; a replay's or a redrive's, which read outside the group, do not
     moves_progress: bool = True
@@ -150,18 +145,10 @@ class TopicConsumer:
                            on_lost=on_lost)
         self.log.info("consumer_started")
         database = self.database_thread()
-        quiet = False
         try:
             while not self.stop.is_set():
                 self.on_poll(consumer)
-                batch = self._next_batch(
-                    consumer, QUIET_POLL_SECONDS if quiet else self.settings.poll_timeout)
-                # nothing arrived while nothing was in flight: the poll waited in vain
-                quiet = (not batch.by_position and self._in_flight is None
-                         and self.settings.quiet_hold > 0)
-                self.start_after(batch, database, store_offsets=True)
-                if quiet:
-                    self._hold_fetches(consumer)
+                self.start_after(self._next_batch(consumer), database, store_offsets=True)
             self.settle()
         except StopRequested:
             # stopped while waiting for the database: the batch stays unstored and its
@@ -222,18 +209,18 @@ class TopicConsumer:
     def _steps(self, batch: DecodedBatch) -> list[PartitionStep]:
         return batch.steps() if self.moves_progress else []
 
-    def _next_batch(self, consumer: Consumer, timeout: float) -> DecodedBatch:
+    def _next_batch(self, consumer: Consumer) -> DecodedBatch:
         """The next batch, decoded. With a batch in flight: what has arrived, topped up
         until that batch's transaction ends and this one has gathered for
         `batch_gather` since its first record, or it is full, or the poll timeout has
-        passed; otherwise as `next_batch`, waiting up to `timeout` for a first record.
+        passed; otherwise as `next_batch`.
 
         The bound keeps max.poll.interval.ms meaningful: a transaction stuck in the
         database stops the polls, as it did when the loop waited for it, so the group
         moves the member's partitions to another."""
         size = self.settings.batch_size_for(self.topic)
         if self._in_flight is None:
-            return self.decoded(next_batch(consumer, size, timeout,
+            return self.decoded(next_batch(consumer, size, self.settings.poll_timeout,
                                            self.settings.batch_gather))
         batch = DecodedBatch()
         self._decode_into(batch, consumer.consume(size, 0))
@@ -349,31 +336,6 @@ class TopicConsumer:
         consumer = self._consumer
         if consumer is not None and self.holding:
             self.holding = False
-            consumer.resume(consumer.assignment())
-
-    # ---- a quiet topic -----------------------------------------------------------------
-
-    def _hold_fetches(self, consumer: Consumer) -> None:
-        """Nothing to read: pause every assigned partition for `quiet_hold`, then resume.
-
-        An idle consumer sends a fetch as soon as the last one comes back, and the broker
-        holds each up to fetch.wait.max.ms (20 ms) for records: fifty a second per
-        consumer, which cost the broker more than a light stream of records. Held, it
-        sends a few a second; the first record after a quiet spell waits up to the hold."""
-        assigned = consumer.assignment()
-        if not assigned:
-            return
-        self.on_quiet_hold()
-        consumer.pause(assigned)
-        # paused, poll serves group events (a rebalance) and hands out no record, except
-        # from a partition assigned meanwhile: put back, it is read after the hold
-        msg = consumer.poll(self.settings.quiet_hold)
-        if msg is not None:
-            if msg.error():
-                self._decode_into(DecodedBatch(), [msg])  # logged and counted there
-            else:
-                self._put_back(consumer, msg)
-        if not self.holding:
             consumer.resume(consumer.assignment())
 
     def _put_back(self, consumer: Consumer, msg: Message) -> None:

@@ -31,9 +31,6 @@ BATCH_DURATION = Histogram(f"{PREFIX}_batch_duration_seconds",
                            "Time a batch kept its consumer busy (decode to offsets)",
                            ["topic"], buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5,
                                                10, 30))
-QUIET_HOLDS = Counter(f"{PREFIX}_consumer_quiet_holds_total",
-                      "Times a consumer that found nothing to read paused its fetches for "
-                      "CASES_QUIET_HOLD_SECONDS", ["topic"])
 BATCH_SIZE = Histogram(f"{PREFIX}_batch_size_records", "Records per batch", ["topic"],
                        buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2000, 5000))
 CONSUMER_LAG = Gauge(f"{PREFIX}_consumer_lag_records",
@@ -104,8 +101,7 @@ HEARTBEAT = Gauge(f"{PREFIX}_heartbeat_timestamp_seconds",
                   "When the component's loop last went round (Unix seconds)",
                   ["component"], multiprocess_mode="liveall")
 
-ALL = [RECORDS_STORED, RECORDS_DUPLICATE, DEAD_LETTERS, BATCH_DURATION, BATCH_SIZE, QUIET_HOLDS,
-       CONSUMER_LAG,
+ALL = [RECORDS_STORED, RECORDS_DUPLICATE, DEAD_LETTERS, BATCH_DURATION, BATCH_SIZE, CONSUMER_LAG,
        WATERMARK, WATERMARK_DELAY, FRONTIER, READ_THROUGH, DECISIONS, DEADLINES_FIRED,
        LATE_RECORDS, SUPERSEDED, SWEEPER_LAST_PASS, DECIDE_PASS_DURATION, OUTBOX_BACKLOG,
        OUTBOX_OLDEST_AGE, RELAY_PUBLISH_LATENCY, EVENTS_PUBLISHED, RELAY_LEADER,

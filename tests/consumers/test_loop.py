@@ -115,42 +115,6 @@ class FakeConsumer:
         self.log.append("closed")
 
 
-class QuietConsumer(FakeConsumer):
-    """Nothing to read for `quiet_for` seconds, then the scripted batches; says in `log`
-    when it was paused, resumed, and polled while paused (a hold, and for how long)."""
-
-    def __init__(self, batches: list[list[FakeMessage]], log: list[Any],
-                 stop: threading.Event, last_offset: int, quiet_for: float) -> None:
-        super().__init__(batches, log, stop, last_offset)
-        self.arrives = time.monotonic() + quiet_for
-        self.paused = False
-        #: the timeout of each poll for a first record (not paused)
-        self.timeouts: list[float] = []
-
-    def consume(self, n: int, timeout: float) -> list[FakeMessage]:
-        assert not self.paused, "asked for records while paused"
-        if time.monotonic() < self.arrives:
-            time.sleep(timeout)
-            return []
-        return super().consume(n, timeout)
-
-    def poll(self, timeout: float) -> None:
-        if self.paused:
-            self.log.append(("held", timeout))
-            time.sleep(timeout)
-            return
-        self.timeouts.append(timeout)
-        time.sleep(max(0.0, min(timeout, self.arrives - time.monotonic())))
-
-    def pause(self, _partitions: list[TopicPartition]) -> None:
-        self.paused = True
-        self.log.append("paused")
-
-    def resume(self, _partitions: list[TopicPartition]) -> None:
-        self.paused = False
-        self.log.append("resumed")
-
-
 class FakeProducer:
     def produce(self, *_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("no dead letters expected")
@@ -179,19 +143,15 @@ class FakeBatchStore:
 
 def run_loop(batches: list[list[FakeMessage]],
              transaction: Any, before_batch: dict[int, Any] | None = None,
-             settings: Settings = SETTINGS, quiet_for: float | None = None,
-             on_quiet_hold: Any = lambda: None) -> list[Any]:
-    """Run the live loop over `batches` with `transaction` for the database (with
-    `quiet_for`, the batches arrive only after that many seconds); the log (the
-    consumer's last entry)."""
+             settings: Settings = SETTINGS) -> list[Any]:
+    """Run the live loop over `batches` with `transaction` for the database; the log
+    (the consumer's last entry)."""
     log: list[Any] = []
     stop = threading.Event()
     last = batches[-1][-1].offset()
-    consumer = (FakeConsumer(batches, log, stop, last) if quiet_for is None
-                else QuietConsumer(batches, log, stop, last, quiet_for))
+    consumer = FakeConsumer(batches, log, stop, last)
     consumer.before_batch = before_batch or {}
-    runner = TopicConsumer(CONSUMERS[TOPIC], settings, stop=stop,
-                           on_quiet_hold=on_quiet_hold)
+    runner = TopicConsumer(CONSUMERS[TOPIC], settings, stop=stop)
     # type: ignore below: a fake at the boundary
     runner.store = FakeBatchStore(transaction, log)  # type: ignore[assignment]
     done = threading.Thread(target=runner.run, args=(consumer, FakeProducer()))
@@ -317,39 +277,3 @@ def test_a_batch_gathers_what_arrives_shortly_after_its_first_record():
     assert [m.offset() for m in gathered] == [0, 1, 2]
     assert [m.offset() for m in alone] == [0]
     assert [m.offset() for m in full] == [0, 1]
-
-
-def _stored(log: list[Any], good: list[Inbound]) -> Stored:
-    log.append(("applied", good[0].cause.offset))
-    return Stored(stored=len(good))
-
-
-def test_a_consumer_with_nothing_to_read_holds_its_fetches_between_short_polls():
-    """An idle consumer's fetches cost the broker more than a light stream does."""
-    from consumers.loop import QUIET_POLL_SECONDS
-
-    settings = dataclasses.replace(SETTINGS, poll_timeout=0.1, quiet_hold=0.05)
-    holds: list[float] = []
-    log = run_loop(batches(1), _stored, settings=settings, quiet_for=0.6,
-                   on_quiet_hold=lambda: holds.append(time.monotonic()))
-    consumer = log[-1]
-    held = [entry for entry in log if isinstance(entry, tuple) and entry[0] == "held"]
-    assert len(held) >= 3 and set(held) == {("held", 0.05)}
-    assert len(holds) == len(held)
-    # each hold pauses the partitions and resumes them before the next poll for records
-    first = log.index("paused")
-    assert log[first:first + 3] == ["paused", ("held", 0.05), "resumed"]
-    # a poll that found nothing starts the quiet spell; it polls briefly from then on
-    assert consumer.timeouts[0] == 0.1
-    assert set(consumer.timeouts[1:len(held) + 1]) == {QUIET_POLL_SECONDS}
-    # the record that ends the spell is read and stored
-    assert log.index(("applied", 0)) < log.index(("stored", 2))
-    assert log.index(("stored", 2)) > log.index(held[-1])
-
-
-def test_a_quiet_hold_of_zero_keeps_an_idle_consumer_polling():
-    settings = dataclasses.replace(SETTINGS, poll_timeout=0.1, quiet_hold=0.0)
-    log = run_loop(batches(1), _stored, settings=settings, quiet_for=0.4)
-    assert "paused" not in log
-    assert set(log[-1].timeouts) == {0.1}
-    assert ("stored", 2) in log
