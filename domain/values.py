@@ -34,7 +34,7 @@ class Shape:
     names: frozenset[str]
     defaults: Mapping[str, Any]
     #: the fields in their order, for a mapping that holds every one
-    order: tuple[str, ...] = ()
+    order: tuple[str, ...]
 
     @classmethod
     def of(cls, dataclass: type[Any]) -> Shape:
