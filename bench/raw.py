@@ -27,7 +27,6 @@ from consumers.batch import Limits, decode
 from consumers.dead_letters import DeadLetter
 from consumers.inbound import InboundMessage
 from consumers.loop import next_batch
-from schemas import INBOUND_TOPICS
 from schemas.codec import shared_codec
 from service.store import store_batch
 from service.unit_of_work import Inbound, PartitionStep
@@ -123,7 +122,7 @@ def _step(batch: list[Inbound]) -> list[PartitionStep]:
 
 
 @dataclass
-class RawDatabase:
+class RawResult:
     #: storing, per topic, each alone
     rates: dict[str, Rate]
     #: deciding everything stored, after it all was
@@ -134,34 +133,43 @@ class RawDatabase:
     late_orders: int = 0
 
 
-def raw_database(database_url: str, settings: Settings,
-                 inbound: dict[str, list[Inbound]]) -> RawDatabase:
-    """Store every topic's records in the consumers' batches, one transaction per batch,
-    on one connection, the topics in turn; then decide everything, as the sweeper does,
-    in one pass on the same connection."""
-    result = RawDatabase(rates={})
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        backend = _local_backend(conn)
+class RawDatabase:
+    """Storing without Kafka, on one connection (a database of its own): each topic's
+    records in the consumers' batches, one transaction per batch (`store`), then
+    deciding everything stored as the sweeper does, in one pass (`decide`)."""
 
-        def cpu() -> float:
-            return time.process_time() + (cpu_seconds(backend) if backend else 0.0)
+    def __init__(self, database_url: str, settings: Settings) -> None:
+        self.settings, self.result = settings, RawResult(rates={})
+        self._conn = psycopg.connect(database_url, autocommit=True)
+        self._backend = _local_backend(self._conn)
 
-        for topic in INBOUND_TOPICS:
-            rate = result.rates[topic] = Rate()
-            cpu_before, began = cpu(), time.perf_counter()
-            for batch in _batches(inbound[topic], settings.batch_size_for(topic)):
-                with transaction(conn):
-                    store = PostgresStore(conn)
-                    store_batch(store, batch, _step(batch))
-                rate.records += len(batch)
-                result.sql_seconds += store.sql_seconds
-            rate.seconds, rate.cpu_seconds = time.perf_counter() - began, cpu() - cpu_before
-        cpu_before, began = cpu(), time.perf_counter()
-        report = decide_pass(conn, FAR, settings.policy)
-        result.decide = Rate(report.records, time.perf_counter() - began, cpu() - cpu_before)
+    def _cpu(self) -> float:
+        return time.process_time() + (cpu_seconds(self._backend) if self._backend else 0.0)
+
+    def store(self, topic: str, items: list[Inbound]) -> Rate:
+        rate = self.result.rates[topic] = Rate()
+        cpu_before, began = self._cpu(), time.perf_counter()
+        for batch in _batches(items, self.settings.batch_size_for(topic)):
+            with transaction(self._conn):
+                store = PostgresStore(self._conn)
+                store_batch(store, batch, _step(batch))
+            rate.records += len(batch)
+            self.result.sql_seconds += store.sql_seconds
+        rate.seconds, rate.cpu_seconds = time.perf_counter() - began, self._cpu() - cpu_before
+        return rate
+
+    def decide(self) -> RawResult:
+        result = self.result
+        cpu_before, began = self._cpu(), time.perf_counter()
+        report = decide_pass(self._conn, FAR, self.settings.policy)
+        result.decide = Rate(report.records, time.perf_counter() - began,
+                             self._cpu() - cpu_before)
         result.case_events, result.refused = report.events, report.refused
         result.late_orders = report.late_orders
-    return result
+        return result
+
+    def close(self) -> None:
+        self._conn.close()
 
 
 def _local_backend(conn: psycopg.Connection) -> int | None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.latency import Latency, percentile
+from bench.pipeline import LOCK_SAMPLE_SECONDS
 from bench.raw import Rate
 from bench.services import REPO
 from schemas import INBOUND_TOPICS
@@ -23,6 +24,7 @@ CPU_TARGET = 0.12  # CPU-seconds per 1,000 inbound records
 P99_TARGET_MS = 250.0
 #: peak memory may grow this much with a tenfold backlog and still count as flat
 FLAT_GROWTH = 1.25
+SAMPLE_MS = round(LOCK_SAMPLE_SECONDS * 1000)
 
 
 def machine() -> str:
@@ -72,10 +74,10 @@ def render(bench: Bench) -> str:
     database = bench.database
     assert database is not None
     lines += ["Each topic alone (raw consume: a bare consumer reading and decoding; raw "
-              "store: the consumers' transactions on one connection, no Kafka; pipeline: "
-              "the topic's consumer alone reading the backlog, from its first batch to its "
-              "last; ratio: pipeline / min(raw "
-              "consume, raw store))",
+              "store: the consumers' transactions on one connection, no Kafka, run right "
+              "before the topic's pipeline pass; pipeline: the topic's consumer alone "
+              "reading the backlog, from its first batch to its last; ratio: pipeline / "
+              "min(raw consume, raw store))",
               f"{'records/s':<18}{'records':>9}{'raw consume':>13}{'raw store':>11}"
               f"{'pipeline':>10}{'ratio':>7}"]
     for topic in INBOUND_TOPICS:
@@ -92,22 +94,22 @@ def render(bench: Bench) -> str:
               "CPU-s per 1,000 records (itself and its PostgreSQL backend)", ""]
     mixed = bench.mixed
     lines += [f"All at once, mixed order ({len(mixed)} pass(es): median (min-max)); raw "
-              "store: each topic's transactions in a process of its own, all together; "
-              "pipeline: every component started together, a topic's rate is its records "
-              "over the time from its consumer's first batch to its last; over alone: the "
-              "pipeline "
-              "over the first table's raw store)",
-              f"{'records/s':<18}{'raw store':>11}{'pipeline':>24}{'ratio':>7}"
+              "store: each topic's transactions in a process of its own, all together, "
+              "right before each pipeline pass; pipeline: every component started "
+              "together, a topic's rate is its records over the time from its consumer's "
+              "first batch to its last; ratio: each pass over the raw store before it; "
+              "over alone: the pipeline over the first table's raw store)",
+              f"{'records/s':<18}{'raw store':>24}{'pipeline':>24}{'ratio':>18}"
               f"{'over alone':>12}"]
     for topic in INBOUND_TOPICS:
         rates = [_rate(run.records[topic], run.stages[topic].busy_span) for run in mixed]
-        median = statistics.median(rates)
-        c, d, a = (bench.consume[topic], bench.database_at_once[topic],
-                   database.rates[topic])
-        ratio = ratios_at_once[topic] = _ratio(median, min(c.per_second, d.per_second))
-        over_alone = _ratio(median, min(c.per_second, a.per_second))
-        lines.append(f"{topic:<18}{_n(d.per_second):>11}{_spread(rates, 0):>24}"
-                     f"{ratio:>7.2f}{over_alone:>12.2f}")
+        raws = [raw[topic].per_second for raw in bench.database_at_once]
+        consume, alone = bench.consume[topic].per_second, database.rates[topic].per_second
+        paired = [_ratio(rate, min(consume, raw)) for rate, raw in zip(rates, raws, strict=True)]
+        ratio = ratios_at_once[topic] = statistics.median(paired)
+        over_alone = _ratio(statistics.median(rates), min(consume, alone))
+        lines.append(f"{topic:<18}{_spread(raws, 0):>24}{_spread(rates, 0):>24}"
+                     f"{_spread(paired, 2):>18}{over_alone:>12.2f}")
     lines += ["", _pass_line("mixed", mixed), *(_pass_line("worst order", [bench.worst])
                                                  for _ in [0] if bench.worst), ""]
     lines += _costs(bench)
@@ -151,7 +153,7 @@ def _costs(bench: Bench) -> list[str]:
         + (f"; worst order {per_record(worst, worst.state_bytes):.0f}" if worst else ""),
         f"  WAL bytes per record (the whole server): "
         f"{_spread([per_record(r, r.wal_bytes) for r in mixed], 0)}",
-        f"  a service session waiting for a lock, share of 20 ms samples: "
+        f"  a service session waiting for a lock, share of {SAMPLE_MS} ms samples: "
         f"{_spread(waits, 1, '%')}", ""]
 
 

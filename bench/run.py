@@ -51,7 +51,7 @@ from bench import latency as latency_run
 from bench.offsets import end_offsets, move_groups_to
 from bench.pipeline import Drain, Pipeline, Stages, drain, service_env, stages
 from bench.probe import Probe, probe
-from bench.raw import Rate, RawDatabase, decoded, raw_consume, raw_database, raw_database_at_once
+from bench.raw import Rate, RawDatabase, RawResult, decoded, raw_consume, raw_database_at_once
 from bench.report import render
 from bench.services import (
     REPO,
@@ -66,6 +66,7 @@ from cases_cli.commands import setup
 from configuration import Settings, settings_from_env
 from observability.logging import configure_logging
 from schemas import INBOUND_TOPICS
+from service.unit_of_work import Inbound
 from storage.migrate import migrate
 from workload import live
 from workload.generator import Published, generate
@@ -120,8 +121,9 @@ class Bench:
     orders: int
     records: dict[str, int]
     consume: dict[str, Rate] = field(default_factory=dict)
-    database: RawDatabase | None = None
-    database_at_once: dict[str, Rate] = field(default_factory=dict)
+    database: RawResult | None = None
+    #: raw store at once right before each mixed pass (the same moment of the machine)
+    database_at_once: list[dict[str, Rate]] = field(default_factory=list)
     alone: dict[str, Rate] = field(default_factory=dict)
     decide_alone: Rate = field(default_factory=Rate)
     mixed: list[PipelineRun] = field(default_factory=list)
@@ -259,32 +261,54 @@ def bench_settings(svc: Services, partitions: int | None = None) -> Settings:
     return settings
 
 
-def each_alone(settings: Settings, svc: Services, workload: Workload, log_dir: Path
-               ) -> tuple[dict[str, Rate], Rate]:
-    """One consumer at a time reading its topic (the others not running), then the
-    sweeper and the relay alone deciding and publishing it all."""
+def each_alone(settings: Settings, svc: Services, workload: Workload, log_dir: Path,
+               inbound: dict[str, list[Inbound]]) -> tuple[dict[str, Rate], Rate, RawResult]:
+    """Per topic, raw store (its transactions without Kafka, on a database of its own)
+    and right after it that topic's consumer alone reading the backlog (the others not
+    running), so that each ratio sets two passes of one moment of the machine side by
+    side; then raw decide over everything raw store stored, and the sweeper and the
+    relay alone deciding and publishing it all."""
     database = fresh_database(svc.database_url, "bench_alone")
     migrate(database)
+    raw_url = fresh_database(svc.database_url, "bench_raw")
+    migrate(raw_url)
+    raw = RawDatabase(raw_url, settings)
     move_groups_to(settings, workload.starts)
     pipeline = Pipeline(service_env(settings, database), log_dir / "alone")
     rates: dict[str, Rate] = {}
     try:
         for topic in INBOUND_TOPICS:
+            stored = raw.store(topic, inbound[topic])
             started = pipeline.start(topic)
             drain(settings, pipeline, workload.ends, database, started, topics=[topic],
                   decisions=False)
             # from its first batch to its last: not the process's start nor the commit
             busy = stages(pipeline.log(topic)).busy_span
             rates[topic] = Rate(workload.records[topic], busy)
-            _log(f"alone: {topic} read in {busy:.1f}s")
+            _log(f"alone: {topic} raw store {stored.per_second:,.0f}/s, read in "
+                 f"{busy:.1f}s ({rates[topic].per_second:,.0f}/s)")
+        result = raw.decide()
         started = pipeline.start("sweeper", "relay")
         drain(settings, pipeline, workload.ends, database, started)
         busy = stages(pipeline.log("sweeper")).busy_span
         _log(f"alone: the sweeper decided everything in {busy:.1f}s")
-        return rates, Rate(sum(workload.records.values()), busy)
+        return rates, Rate(sum(workload.records.values()), busy), result
     finally:
         pipeline.stop()
+        raw.close()
         drop_database(svc.database_url, "bench_alone")
+        drop_database(svc.database_url, "bench_raw")
+
+
+def raw_at_once(settings: Settings, svc: Services, inbound: dict[str, list[Inbound]]
+                ) -> dict[str, Rate]:
+    """Raw store with every topic at once, on a database of its own."""
+    database = fresh_database(svc.database_url, "bench_at_once")
+    try:
+        migrate(database)
+        return raw_database_at_once(database, settings, inbound)
+    finally:
+        drop_database(svc.database_url, "bench_at_once")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -339,27 +363,11 @@ def main(argv: list[str] | None = None) -> int:
         _log("raw consume")
         _probed(probes, "raw consume")
         bench.consume = raw_consume(settings, workload.starts, workload.ends)
-        _log("raw database")
         inbound = decoded(settings, items)
-        _probed(probes, "raw database")
-        raw = fresh_database(svc.database_url, "bench_raw")
-        try:
-            migrate(raw)
-            bench.database = raw_database(raw, settings, inbound)
-        finally:
-            drop_database(svc.database_url, "bench_raw")
-        _log("raw database, all topics at once")
-        _probed(probes, "raw at once")
-        at_once = fresh_database(svc.database_url, "bench_at_once")
-        try:
-            migrate(at_once)
-            bench.database_at_once = raw_database_at_once(at_once, settings, inbound)
-        finally:
-            drop_database(svc.database_url, "bench_at_once")
-        del inbound
-        _log("pipeline, each topic alone")
+        _log("raw store and the pipeline, each topic alone")
         _probed(probes, "alone")
-        bench.alone, bench.decide_alone = each_alone(settings, svc, workload, log_dir)
+        bench.alone, bench.decide_alone, bench.database = each_alone(
+            settings, svc, workload, log_dir, inbound)
         # before the mixed passes: the latency runs of the last one append records of
         # the moment to the topics, which a pass after them would read as well
         _probed(probes, "worst")
@@ -368,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         plan = LatencyPlan(args.seed + 2, args.rate, seconds)
         for n in range(repeat):  # the last mixed pass is measured for latency too
             _probed(probes, f"mixed{n + 1}")
+            # right before the pass it is set against: one moment of the machine
+            bench.database_at_once.append(raw_at_once(settings, svc, inbound))
             bench.mixed.append(pipeline_pass(settings, svc, f"mixed{n + 1}", workload,
                                              log_dir,
                                              latency=plan if n == repeat - 1 else None))

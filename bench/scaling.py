@@ -22,7 +22,7 @@ import tempfile
 from pathlib import Path
 
 from bench.pipeline import component_of
-from bench.report import machine
+from bench.report import SAMPLE_MS, machine
 from bench.run import (
     PipelineRun,
     Workload,
@@ -67,7 +67,7 @@ def render(runs: list[tuple[int, PipelineRun]], orders: int, partitions: dict[st
              "Instances of each consumer (one relay, one sweeper); seconds after the "
              "processes started: every group at the end of its topic, everything decided, "
              "everything published (drained); records/s: inbound records over drained; "
-             "lock waits: share of 20 ms samples with a service session waiting for a "
+             f"lock waits: share of {SAMPLE_MS} ms samples with a service session waiting for a "
              "lock; working: consumer processes that stored a batch, of all",
              f"{'instances':>9}{'read s':>9}{'decided s':>11}{'drained s':>11}"
              f"{'records/s':>11}{'CPU-s/1,000':>13}{'lock waits':>12}{'working':>9}"]
