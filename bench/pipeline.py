@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,10 +133,12 @@ class LockSampler(threading.Thread):
 
 
 def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: str,
-          started: float, topics: list[str] | None = None, decisions: bool = True) -> Drain:
-    """Wait until the groups of `topics` (all of `ends`' by default) committed `ends`,
-    then (with `decisions`) until nothing stored is left undecided and the outbox is
-    empty; times are relative to `started` (time.perf_counter())."""
+          started: float, topics: list[str] | None = None, decisions: bool = True,
+          on_read: Callable[[], None] | None = None) -> Drain:
+    """Wait until the groups of `topics` (all of `ends`' by default) committed `ends`
+    (then `on_read` is called), then (with `decisions`) until nothing stored is left
+    undecided and the outbox is empty; times are relative to `started`
+    (time.perf_counter())."""
     topics = topics or sorted({t for t, _ in ends})
     watcher = GroupWatcher(settings, topics)
     result = Drain()
@@ -151,6 +154,8 @@ def drain(settings: Settings, pipeline: Pipeline, ends: Offsets, database_url: s
                 for topic, lag in lags.items():
                     if lag == 0:
                         result.consumers[topic] = now - started
+                if lags and len(result.consumers) == len(topics) and on_read is not None:
+                    on_read()
                 left = (-1, -1)
                 if len(result.consumers) == len(topics):
                     if not decisions:

@@ -145,6 +145,11 @@ def _costs(bench: Bench) -> list[str]:
         f"included): {_spread([r.cpu_per_thousand for r in mixed], 3)}"
         + (f"; worst order {worst.cpu_per_thousand:.3f}" if worst else ""),
         f"  CPU-seconds of the median pass: {components}",
+        *([f"  of them until every topic was read "
+           f"({max(median.drain.consumers.values()):.1f}s; the benchmark's own PostgreSQL "
+           f"sessions included): " + ", ".join(f"{n} {s:.1f}" for n, s in sorted(
+               median.cpu_reading.items(), key=lambda kv: -kv[1]))]
+          if median.cpu_reading else []),
         f"  histories decided again per 1,000 records: "
         f"{_spread([1000 * per_record(r, r.late_orders) for r in mixed], 2)}"
         + (f"; worst order {1000 * per_record(worst, worst.late_orders):.2f}" if worst else ""),

@@ -96,6 +96,8 @@ class PipelineRun:
     cpu: dict[str, float]  # CPU seconds per process, postgres and kafka included
     stages: dict[str, Stages]
     wal_bytes: int = 0
+    #: CPU seconds per process from the start until every topic was read (mixed passes)
+    cpu_reading: dict[str, float] = field(default_factory=dict)
     latency_after_backlog: latency_run.Latency | None = None
     latency: latency_run.Latency | None = None
 
@@ -201,11 +203,19 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
     move_groups_to(settings, workload.starts)
     pipeline = Pipeline(env, log_dir / label, repo)
     servers, wal = _server_cpu(svc), _wal_bytes(svc.database_url)
+
+    def used() -> dict[str, float]:
+        cpu = pipeline.cpu()
+        cpu.update({n: v - servers.get(n, 0.0) for n, v in _server_cpu(svc).items()})
+        return cpu
+
+    reading: dict[str, float] = {}
     try:
         if order is None:
             started = pipeline.start(*INBOUND_TOPICS, instances=instances)
             pipeline.start("relay", "sweeper")
-            result = drain(settings, pipeline, workload.ends, database, started)
+            result = drain(settings, pipeline, workload.ends, database, started,
+                           on_read=lambda: reading.update(used()))
         else:
             started = pipeline.start("sweeper", "relay")
             harness = 0.0
@@ -215,13 +225,12 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
                                  topics=[topic], decisions=False).harness_cpu
             result = drain(settings, pipeline, workload.ends, database, started)
             result.harness_cpu += harness
-        cpu = pipeline.cpu()
-        cpu.update({n: v - servers.get(n, 0.0) for n, v in _server_cpu(svc).items()})
+        cpu = used()
         if "postgres" in cpu:
             cpu["postgres"] -= result.harness_cpu
         run = PipelineRun(label, dict(workload.records), result, pipeline.memory(), cpu,
                           {n: stages(pipeline.log(n)) for n in pipeline.procs},
-                          _wal_bytes(svc.database_url) - wal)
+                          _wal_bytes(svc.database_url) - wal, reading)
         _log(f"{label}: read in {max(result.consumers.values()):.1f}s, decided in "
              f"{result.decided:.1f}s, published in {result.relay:.1f}s; "
              f"{run.cpu_per_thousand:.3f} CPU-s per 1,000 records, "
