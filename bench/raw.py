@@ -118,7 +118,7 @@ def _batches(items: list[Inbound], size: int) -> Iterator[list[Inbound]]:
 def _step(batch: list[Inbound]) -> list[PartitionStep]:
     last = batch[-1].cause
     return [PartitionStep(last.topic, 0, last.offset + 1,
-                          max(i.record.occurred_at for i in batch))]
+                          max(i.fields["occurred_at"] for i in batch))]
 
 
 @dataclass

@@ -8,20 +8,21 @@ the watermark could have passed it (as in production: records reach Kafka within
 allowed lateness).
 
 0. pipeline at once on a tenth of the workload (another seed), published and read
-   before the workload itself (memory against the tenfold backlog of pass 5);
+   before the workload itself (memory against the tenfold backlog of pass 4);
 1. raw consume: a bare consumer reads and decodes each topic (no database);
-2. raw database: the consumers' transactions alone (each topic in turn, then all five
-   at once in processes of their own), no Kafka; then the sweeper's decisions alone
-   over everything stored;
-3. pipeline, each topic alone: one consumer at a time reads its topic; then the
-   sweeper and the relay decide and publish everything;
-4. pipeline at once, worst order: the sweeper and the relay, then the consumers one
+2. each topic alone: its consumers' transactions on one connection, no Kafka (raw
+   store), and right after it that topic's consumer alone reading it (the pipeline),
+   so that a ratio sets two passes of one moment of the machine side by side; then
+   the sweeper's decisions alone over everything raw store stored (raw decide), and
+   the sweeper and the relay of the pipeline deciding and publishing everything;
+3. pipeline at once, worst order: the sweeper and the relay, then the consumers one
    after another, case-actions first and orders last, each once the one before has
    read its topic;
-5. pipeline at once, mixed: every component started together (--repeat times: the
-   median and the spread);
-6. latency: records of the moment at a steady rate into the service of the last pass
-   5, right after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT). Last: a pass
+4. at once, mixed, --repeat times (the median and the spread): the five topics'
+   transactions at once in processes of their own (raw store at once), then every
+   component of the pipeline started together;
+5. latency: records of the moment at a steady rate into the service of the last pass
+   4, right after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT). Last: a pass
    after it would read these records too.
 
 Services: KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL when set (a broker and server for the

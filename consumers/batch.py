@@ -14,7 +14,6 @@ import structlog
 from consumers.dead_letters import MAX_KEY_BYTES, DeadLetter, qualified
 from consumers.inbound import InboundMessage
 from consumers.spec import TopicSpec
-from domain.records import from_record
 from domain.values import assemble
 from schemas import record_key
 from schemas.codec import HEADER_LENGTH, DecodeError, shared_codec
@@ -115,7 +114,7 @@ class DecodedBatch:
                 last[partition] = offset
         frontier: dict[int, dt.datetime] = {}
         for item in self.good:
-            partition, occurred_at = item.cause.partition, item.record.occurred_at
+            partition, occurred_at = item.cause.partition, item.fields["occurred_at"]
             latest = frontier.get(partition)
             if latest is None or occurred_at > latest:
                 frontier[partition] = occurred_at
@@ -166,7 +165,7 @@ def decode(spec: TopicSpec, msg: InboundMessage, limits: Limits,
             record)[HEADER_LENGTH:]
         return assemble(Inbound, {  # made for every record read (domain.values)
             "cause": Cause(spec.topic, msg.partition, msg.offset, record["event_id"]),
-            "record": from_record(record),
+            "fields": record,
             "fingerprint": hashlib.sha256(body).digest()[:16],
             "payload": spec.keep(record, value), "headers": msg.headers,
             "timestamp": msg.timestamp})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -153,7 +154,7 @@ _NESTED_OF = {name: tuple((field, _NESTED[field]) for field in shape.order if fi
               for name, shape in _SHAPES.items()}
 
 
-def from_record(record: dict[str, Any]) -> InboundRecord:
+def from_record(record: Mapping[str, Any]) -> InboundRecord:
     """Build the typed record from a decoded (already contract-checked) Avro record."""
     kind = record["type"]
     nested = _NESTED_OF[kind]

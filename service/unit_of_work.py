@@ -10,13 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from functools import cached_property
+from typing import Any, Protocol
 
 from domain.case_events import CaseEvent
 from domain.decision import SellerStanding
 from domain.order import Order
 from domain.parcel import Parcel
-from domain.records import InboundRecord
+from domain.records import InboundRecord, from_record
 from domain.revisions import PublishedDecision
 
 #: the topic name a time rule's cause is kept under in the case history
@@ -38,7 +39,11 @@ class Inbound:
     """A record read from an inbound topic, decoded and checked."""
 
     cause: Cause
-    record: InboundRecord
+    #: the record as decoded and checked, field by field (`type` names its type): what
+    #: storing it reads. The typed record (`record`) is built only when asked for: a
+    #: consumer stores records without ever needing one. Out of reprs: it may hold
+    #: personal data (a message's body, a case's description).
+    fields: Mapping[str, Any] = field(repr=False)
     #: what identifies the record's content: the same event_id with another fingerprint
     #: is another record (a conflict), with the same one it is the record again
     fingerprint: bytes = b""
@@ -47,6 +52,10 @@ class Inbound:
     #: the Kafka record's headers and timestamp (ms)
     headers: tuple[tuple[str, bytes | None], ...] = ()
     timestamp: int = 0
+
+    @cached_property
+    def record(self) -> InboundRecord:
+        return from_record(self.fields)
 
 
 #: W3C trace context: traceparent, and tracestate when there is one

@@ -8,10 +8,14 @@ import base64
 import datetime as dt
 from typing import Any
 
-from domain.records import OrderPlaced, SupportAction, TrackingUpdated, order_of, record_type
+from domain.records import OrderPlaced, SupportAction, TrackingUpdated
 from domain.vocabulary import STANDING_ACTIONS
 from service.unit_of_work import Claimed, Inbound, PartitionStep
 from storage.transaction import Timed, dumps
+
+#: the record types storing a record tells apart (by the type its fields name: the typed
+#: record is not built to store one)
+_REPORT, _PLACED, _SUPPORT = TrackingUpdated.__name__, OrderPlaced.__name__, SupportAction.__name__
 
 
 def headers_json(headers: tuple[tuple[str, bytes | None], ...]) -> str | None:
@@ -42,8 +46,8 @@ class PostgresStore(Timed):
         # same order and wait for each other instead of deadlocking.
         by_id = sorted(items, key=lambda i: i.cause.event_id)
         fresh = self._store_order_records(
-            [i for i in by_id if not isinstance(i.record, TrackingUpdated)])
-        fresh |= self._store_reports([i for i in by_id if isinstance(i.record, TrackingUpdated)])
+            [i for i in by_id if i.fields["type"] != _REPORT])
+        fresh |= self._store_reports([i for i in by_id if i.fields["type"] == _REPORT])
         claimed = Claimed()
         seen: list[Inbound] = []
         for item in items:  # a batch may hold an event_id twice: the first is the record
@@ -99,12 +103,12 @@ class PostgresStore(Timed):
             SELECT event_id FROM stored
             """,
             ([i.cause.event_id for i in orders],
-             [order_of(i.record) for i in orders],
-             [i.record.occurred_at for i in orders],
-             [record_type(i.record) for i in orders],
-             [i.record.seller_id if isinstance(i.record, OrderPlaced) else None
+             [i.fields["order_id"] for i in orders],
+             [i.fields["occurred_at"] for i in orders],
+             [i.fields["type"] for i in orders],
+             [i.fields["seller_id"] if i.fields["type"] == _PLACED else None
               for i in orders],
-             [isinstance(i.record, SupportAction) and i.record.action in STANDING_ACTIONS
+             [i.fields["type"] == _SUPPORT and i.fields["action"] in STANDING_ACTIONS
               for i in orders],
              [i.cause.topic for i in orders], [i.cause.partition for i in orders],
              [i.cause.offset for i in orders], [i.timestamp for i in orders],
@@ -114,7 +118,7 @@ class PostgresStore(Timed):
     def _store_reports(self, reports: list[Inbound]) -> set[str]:
         if not reports:
             return set()
-        updates = [i.record for i in reports if isinstance(i.record, TrackingUpdated)]
+        updates = [i.fields for i in reports]
         return {r[0] for r in self.rows(
             """
             WITH stored AS (
@@ -135,8 +139,8 @@ class PostgresStore(Timed):
                 SELECT * FROM stored)
             SELECT event_id FROM stored
             """,
-            ([u.carrier for u in updates], [u.tracking_number for u in updates],
-             [u.occurred_at for u in updates], [u.event_id for u in updates],
+            ([u["carrier"] for u in updates], [u["tracking_number"] for u in updates],
+             [u["occurred_at"] for u in updates], [u["event_id"] for u in updates],
              [i.cause.topic for i in reports], [i.cause.partition for i in reports],
              [i.cause.offset for i in reports], [i.timestamp for i in reports],
              [i.payload for i in reports], [headers_json(i.headers) for i in reports],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from typing import Any
@@ -11,6 +12,7 @@ from domain.records import (
     AddTracking,
     CloseCase,
     EscalateCase,
+    InboundRecord,
     MessageSent,
     Money,
     OpenCase,
@@ -115,3 +117,14 @@ def refund(order_id: str = "o1", amount: int = 2599,
     return RefundIssued(**{"event_id": eid("refund"), "occurred_at": at, "order_id": order_id,
                            "refund_id": eid("refund-id"), "amount": Money(amount, currency),
                            "provider": "aliberber_payments", "initiated_by": "seller", **kw})
+
+
+def fields_of(record: InboundRecord) -> dict[str, Any]:
+    """A typed record's fields as decoding gives them (what the codec encodes and
+    `Inbound.fields` holds): its type's name, then each field, money and addresses as
+    mappings."""
+    def plain(value: object) -> object:
+        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+    return {"type": type(record).__name__,
+            **{f.name: plain(getattr(record, f.name)) for f in dataclasses.fields(record)}}

@@ -35,7 +35,6 @@ from consumers.batch import BatchReport
 from consumers.dead_letters import MAX_KEY_BYTES, read_headers
 from consumers.storing import BatchStore, Retrier, store_isolating
 from domain.order import Order
-from domain.records import from_record
 from schemas import INBOUND_TOPICS
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
@@ -707,7 +706,7 @@ def test_a_record_the_database_cannot_store_fails_alone_and_its_batch_is_applied
     as failed instead of failing its whole batch on every retry."""
     def inbound(record: dict[str, Any], offset: int) -> Inbound:
         return Inbound(Cause("messages", PARTITION, offset, record["event_id"]),
-                       from_record(record), record["event_id"].encode(), avro(record))
+                       record, record["event_id"].encode(), avro(record))
 
     base = f"poison-{uuid.uuid4().hex[:8]}"
     first, last = inbound(message(f"{base}-1"), 1), inbound(message(f"{base}-4"), 4)

@@ -25,7 +25,6 @@ from psycopg import sql
 
 from cases_cli.preflight import pending_migrations
 from configuration import Settings
-from domain.records import from_record
 from relay.outbox import OutboxRelay
 from schemas.codec import shared_codec
 from service.store import Stored, store_batch
@@ -73,7 +72,7 @@ class RoleDb:
 
 def _inbound(items: list[tuple[str, dict[str, Any]]]) -> list[Inbound]:
     codec = shared_codec()
-    return [Inbound(Cause(topic, 0, n, record["event_id"]), from_record(record),
+    return [Inbound(Cause(topic, 0, n, record["event_id"]), record,
                     record["event_id"].encode(), codec.encode(record))
             for n, (topic, record) in enumerate(items)]
 

@@ -12,7 +12,6 @@ import pytest
 from yoyo import read_migrations
 
 from configuration import Settings
-from domain.records import from_record
 from schemas.codec import shared_codec
 from schemas.json_form import from_json
 from service.unit_of_work import Cause, Inbound
@@ -33,7 +32,7 @@ def _placed(event_id: str, order_id: str) -> Inbound:
         "shipping_address": {"name": "n", "line1": "l", "city": "c", "postal_code": "1",
                              "country": "FR"},
         "estimated_delivery": "2026-03-10"})
-    return Inbound(Cause("orders", 0, 0, event_id), from_record(record),
+    return Inbound(Cause("orders", 0, 0, event_id), record,
                    f"print-{order_id}".encode(), shared_codec().encode(record))
 
 

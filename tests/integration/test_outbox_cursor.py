@@ -13,7 +13,6 @@ from typing import Any
 import psycopg
 
 from configuration import Settings
-from domain.records import from_record
 from relay.outbox import OutboxRelay
 from schemas.codec import shared_codec
 from service.unit_of_work import Cause, Inbound
@@ -30,7 +29,7 @@ UNTIL = dt.datetime(2026, 3, 12, 10, 0, tzinfo=dt.UTC)
 
 def _store(url: str, *items: tuple[str, dict[str, Any]]) -> None:
     codec = shared_codec()
-    inbound = [Inbound(Cause(topic, 0, n, record["event_id"]), from_record(record),
+    inbound = [Inbound(Cause(topic, 0, n, record["event_id"]), record,
                        f"print-{record['event_id']}".encode(), codec.encode(record))
                for n, (topic, record) in enumerate(items)]
     with psycopg.connect(url, autocommit=True) as conn, transaction(conn):

@@ -12,12 +12,12 @@ from domain.records import InboundRecord
 from service.unit_of_work import Cause, Claimed, Inbound
 from storage.records import PostgresStore
 from storage.transaction import transaction
-from tests.builders import placed
+from tests.builders import fields_of, placed
 from tests.integration.conftest import wait_for
 
 
 def _inbound(record: InboundRecord) -> Inbound:
-    return Inbound(Cause("orders", 0, 0, record.event_id), record,
+    return Inbound(Cause("orders", 0, 0, record.event_id), fields_of(record),
                    f"print-{record.event_id}".encode(), b"payload")
 
 

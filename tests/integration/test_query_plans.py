@@ -17,7 +17,15 @@ from service.unit_of_work import Cause, Inbound, PartitionStep
 from storage.records import PostgresStore
 from storage.transaction import transaction
 from sweeper.decisions import decide_pass
-from tests.builders import add_tracking, captured, delivered, message, open_case, placed
+from tests.builders import (
+    add_tracking,
+    captured,
+    delivered,
+    fields_of,
+    message,
+    open_case,
+    placed,
+)
 
 POLICY = Policy()
 FAR = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
@@ -32,21 +40,8 @@ def _batch(n: int) -> list[Inbound]:
         placed(order_id), captured(order_id), message(order_id), open_case(order_id),
         add_tracking(order_id, tracking_number=parcel), delivered(tracking_number=parcel)]
     codec = shared_codec()
-    return [Inbound(Cause("t", 0, i, r.event_id), r, r.event_id.encode(),
-                    codec.encode(_avro(r))) for i, r in enumerate(records)]
-
-
-def _avro(record: InboundRecord) -> dict[str, object]:
-    """The decoded Avro form of a record built in the tests (what the codec encodes)."""
-    import dataclasses
-
-    from domain.records import record_type
-
-    def plain(value: object) -> object:
-        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
-
-    return {"type": record_type(record),
-            **{f.name: plain(getattr(record, f.name)) for f in dataclasses.fields(record)}}
+    return [Inbound(Cause("t", 0, i, r.event_id), fields_of(r), r.event_id.encode(),
+                    codec.encode(fields_of(r))) for i, r in enumerate(records)]
 
 
 def _store_and_decide(conn: psycopg.Connection) -> None:

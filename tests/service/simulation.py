@@ -19,6 +19,7 @@ from domain.watermark import LogEndHistory, PartitionProgress, low_watermark
 from service.decide import PassReport, decide_until
 from service.store import store_batch
 from service.unit_of_work import Cause, Inbound, PartitionStep
+from tests.builders import fields_of
 from tests.service.fake_uow import FakeStore
 
 TOPICS = ("orders", "messages", "carrier-tracking", "payments", "case-actions")
@@ -73,7 +74,7 @@ class Simulation:
         batch = part.log[part.position:part.position + count]
         if not batch:
             return
-        items = [Inbound(Cause(topic, 0, part.position + n, r.event_id), r,
+        items = [Inbound(Cause(topic, 0, part.position + n, r.event_id), fields_of(r),
                          fingerprint=repr(r).encode())
                  for n, (_, r) in enumerate(batch)]
         part.position += len(batch)

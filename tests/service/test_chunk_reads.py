@@ -12,7 +12,7 @@ from domain.policy import Policy
 from service.decide import decide_until
 from service.store import store_batch
 from service.unit_of_work import Cause, Inbound, PartitionStep, Report
-from tests.builders import ELIGIBLE, add_tracking, delivered, open_case, placed
+from tests.builders import ELIGIBLE, add_tracking, delivered, fields_of, open_case, placed
 from tests.service.fake_uow import FakeStore
 
 DAY = dt.timedelta(days=1)
@@ -31,7 +31,7 @@ class CountingStore(FakeStore):
 
 
 def _store(store: FakeStore, topic: str, records: list) -> None:
-    items = [Inbound(Cause(topic, 0, n, r.event_id), r, fingerprint=repr(r).encode())
+    items = [Inbound(Cause(topic, 0, n, r.event_id), fields_of(r), fingerprint=repr(r).encode())
              for n, r in enumerate(records)]
     store_batch(store, items, [PartitionStep(topic, 0, len(items),
                                              max(r.occurred_at for r in records))])

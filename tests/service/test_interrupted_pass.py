@@ -14,7 +14,15 @@ from domain.case_events import DecisionSuperseded
 from domain.policy import Policy
 from service.decide import decide_until
 from service.unit_of_work import Cause, DecideUnitOfWork, Inbound
-from tests.builders import ELIGIBLE, add_tracking, captured, delivered, open_case, placed
+from tests.builders import (
+    ELIGIBLE,
+    add_tracking,
+    captured,
+    delivered,
+    fields_of,
+    open_case,
+    placed,
+)
 from tests.service.fake_uow import FakeStore
 from tests.service.simulation import in_order
 
@@ -48,7 +56,8 @@ def test_carrier_reports_an_order_took_in_are_not_late_after_the_pass_was_cut_sh
                delivered(at=ELIGIBLE + 3 * DAY, status="in_transit", delivered_to=None),
                delivered(at=ELIGIBLE + 4 * DAY)]
     store = FakeStore(policy=POLICY)
-    store.store([Inbound(Cause("t", 0, n, r.event_id), r, fingerprint=r.event_id.encode())
+    store.store([Inbound(Cause("t", 0, n, r.event_id), fields_of(r),
+                         fingerprint=r.event_id.encode())
                  for n, r in enumerate([*records, placed("o2")])])
     # the standing, the work, o1's chunk: gone before o2's chunk and the pass's end
     with pytest.raises(Killed):
@@ -75,13 +84,14 @@ def test_a_report_one_order_took_in_stays_late_for_another_order_naming_its_parc
              placed("o2"), captured("o2"), open_case("o2", at=ELIGIBLE + DAY),
              add_tracking("o2", at=ELIGIBLE + 2 * DAY),
              add_tracking("o2", at=ELIGIBLE + 4.5 * DAY, carrier="ups", tracking_number="U2")]
-    store.store([Inbound(Cause("t", 0, n, r.event_id), r, fingerprint=r.event_id.encode())
+    store.store([Inbound(Cause("t", 0, n, r.event_id), fields_of(r),
+                         fingerprint=r.event_id.encode())
                  for n, r in enumerate(early)])
     decide_until(store.unit, ELIGIBLE + 5 * DAY, POLICY)
     # after what o1 was decided through (a time rule at 4 days), before o2's last record
     assert store.orders["o1"].decided_through == ELIGIBLE + 4 * DAY
     report = delivered(at=ELIGIBLE + 4.25 * DAY)
-    store.store([Inbound(Cause("t", 0, 99, report.event_id), report, fingerprint=b"r")])
+    store.store([Inbound(Cause("t", 0, 99, report.event_id), fields_of(report), fingerprint=b"r")])
 
     decided = decide_until(store.unit, ELIGIBLE + 6 * DAY, POLICY, chunk=1)
 

@@ -12,7 +12,6 @@ from consumers import CONSUMERS
 from consumers.batch import Limits, decode
 from consumers.inbound import InboundMessage
 from domain.policy import Policy
-from domain.records import from_record
 from schemas import INBOUND_TOPICS, record_key
 from schemas.codec import shared_codec
 from schemas.json_form import check_contract, from_json, to_json
@@ -102,7 +101,7 @@ def _decide_all(items: tuple[Published, ...], until: dt.datetime) -> FakeStore:
     for offset, item in enumerate(items):
         by_topic[item.topic].append(Inbound(Cause(item.topic, 0, offset,
                                                   item.record["event_id"]),
-                                            from_record(item.record)))
+                                            item.record))
     for batch in by_topic.values():
         for start in range(0, len(batch), 50):
             store_batch(store, batch[start:start + 50], [])
