@@ -42,8 +42,9 @@ class Inbound:
     #: the record as decoded and checked, field by field (`type` names its type): what
     #: storing it reads. The typed record (`record`) is built only when asked for: a
     #: consumer stores records without ever needing one. Out of reprs: it may hold
-    #: personal data (a message's body, a case's description).
-    fields: Mapping[str, Any] = field(repr=False)
+    #: personal data (a message's body, a case's description); out of its hash (a
+    #: mapping has none).
+    fields: Mapping[str, Any] = field(repr=False, hash=False)
     #: what identifies the record's content: the same event_id with another fingerprint
     #: is another record (a conflict), with the same one it is the record again
     fingerprint: bytes = b""

@@ -36,6 +36,7 @@ def test_the_fields_are_the_record_as_decoded_and_the_typed_record_is_built_when
     assert record == from_record(inbound.fields)
     assert record.total.amount_minor == inbound.fields["total"]["amount_minor"]
     assert inbound.record is record  # built once
+    assert {inbound: 1}[batch.good[0]] == 1  # hashable, as it was with a typed record
 
 
 def test_a_message_body_stays_out_of_the_repr():
