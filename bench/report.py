@@ -7,6 +7,7 @@ import os
 import platform
 import re
 import statistics
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,16 +111,16 @@ def render(bench: Bench) -> str:
         over_alone = _ratio(statistics.median(rates), min(consume, alone))
         lines.append(f"{topic:<18}{_spread(raws, 0):>24}{_spread(rates, 0):>24}"
                      f"{_spread(paired, 2):>18}{over_alone:>12.2f}")
-    lines += ["", _pass_line("mixed", mixed), *(_pass_line("worst order", [bench.worst])
+    lines += ["", _pass_line("mixed", mixed), *(_pass_line("worst order", bench.worst)
                                                  for _ in [0] if bench.worst), ""]
     lines += _costs(bench)
-    lines += _latency_lines(mixed[-1])
+    lines += _latency_lines(mixed[-1], bench.warm_up)
     lines += _memory(bench)
     lines += _targets(bench, ratios_alone, ratios_at_once)
     return "\n".join(lines)
 
 
-def _pass_line(name: str, runs: list[PipelineRun | None]) -> str:
+def _pass_line(name: str, runs: Sequence[PipelineRun | None]) -> str:
     done = [r for r in runs if r is not None]
     read = [max(r.drain.consumers.values()) for r in done]
     return (f"{name}: every topic read in {_spread(read)}s, everything decided in "
@@ -130,7 +131,7 @@ def _pass_line(name: str, runs: list[PipelineRun | None]) -> str:
 
 def _costs(bench: Bench) -> list[str]:
     mixed, worst = bench.mixed, bench.worst
-    runs = [*mixed, *([worst] if worst else [])]
+    runs = [*mixed, *worst]
 
     def per_record(run: PipelineRun, value: float) -> float:
         return value / run.total if run.total else 0.0
@@ -140,10 +141,11 @@ def _costs(bench: Bench) -> list[str]:
         median.cpu.items(), key=lambda kv: -kv[1]))
     waits = [100 * r.drain.lock_waits / r.drain.samples for r in runs if r.drain.samples]
     return [
-        "Cost per record (mixed: median (min-max); worst order)",
+        "Cost per record (mixed, worst order: median (min-max))",
         f"  CPU-seconds per 1,000 inbound records (every process, PostgreSQL and Kafka "
         f"included): {_spread([r.cpu_per_thousand for r in mixed], 3)}"
-        + (f"; worst order {worst.cpu_per_thousand:.3f}" if worst else ""),
+        + (f"; worst order {_spread([r.cpu_per_thousand for r in worst], 3)}"
+           if worst else ""),
         f"  CPU-seconds of the median pass: {components}",
         *([f"  of them until every topic was read "
            f"({max(median.drain.consumers.values()):.1f}s; the benchmark's own PostgreSQL "
@@ -152,20 +154,24 @@ def _costs(bench: Bench) -> list[str]:
           if median.cpu_reading else []),
         f"  histories decided again per 1,000 records: "
         f"{_spread([1000 * per_record(r, r.late_orders) for r in mixed], 2)}"
-        + (f"; worst order {1000 * per_record(worst, worst.late_orders):.2f}" if worst else ""),
+        + (f"; worst order {_spread([1000 * per_record(r, r.late_orders) for r in worst], 2)}"
+           if worst else ""),
         f"  JSON state bytes written per record: "
         f"{_spread([per_record(r, r.state_bytes) for r in mixed], 0)}"
-        + (f"; worst order {per_record(worst, worst.state_bytes):.0f}" if worst else ""),
+        + (f"; worst order {_spread([per_record(r, r.state_bytes) for r in worst], 0)}"
+           if worst else ""),
         f"  WAL bytes per record (the whole server): "
         f"{_spread([per_record(r, r.wal_bytes) for r in mixed], 0)}",
         f"  a service session waiting for a lock, share of {SAMPLE_MS} ms samples: "
         f"{_spread(waits, 1, '%')}", ""]
 
 
-def _latency_lines(run: PipelineRun) -> list[str]:
+def _latency_lines(run: PipelineRun, warm_up: Latency | None = None) -> list[str]:
     lines = []
     for name, lat in (("right after the backlog", run.latency_after_backlog),
-                      ("settled", run.latency)):
+                      ("settled", run.latency),
+                      ("(not a target) the broker's first steady stream, before every pass",
+                       warm_up)):
         if lat is None:
             continue
         lines.append(_latency_line(name, lat))
@@ -211,7 +217,7 @@ def _targets(bench: Bench, alone: dict[str, float], at_once: dict[str, float]) -
 
     cpu = {"mixed": statistics.median(r.cpu_per_thousand for r in bench.mixed)}
     if bench.worst:
-        cpu["worst order"] = bench.worst.cpu_per_thousand
+        cpu["worst order"] = statistics.median(r.cpu_per_thousand for r in bench.worst)
     run = bench.mixed[-1]
     p99 = {name: percentile(lat.beyond, 99) for name, lat in
            (("after the backlog", run.latency_after_backlog), ("settled", run.latency))

@@ -7,6 +7,9 @@ pipeline pass then reads it from the start in a fresh database, so nothing arriv
 the watermark could have passed it (as in production: records reach Kafka within the
 allowed lateness).
 
+Before it all, the broker's first steady stream of records of the moment, through a
+pipeline on a database of its own (`warm_up`: a production broker has compiled its
+paths for such a stream long ago); then
 0. pipeline at once on a tenth of the workload (another seed), published and read
    before the workload itself (memory against the tenfold backlog of pass 4);
 1. raw consume: a bare consumer reads and decodes each topic (no database);
@@ -15,12 +18,12 @@ allowed lateness).
    so that a ratio sets two passes of one moment of the machine side by side; then
    the sweeper's decisions alone over everything raw store stored (raw decide), and
    the sweeper and the relay of the pipeline deciding and publishing everything;
+3. and 4., alternated --repeat times (the median and the spread of each):
 3. pipeline at once, worst order: the sweeper and the relay, then the consumers one
    after another, case-actions first and orders last, each once the one before has
    read its topic;
-4. at once, mixed, --repeat times (the median and the spread): the five topics'
-   transactions at once in processes of their own (raw store at once), then every
-   component of the pipeline started together;
+4. at once, mixed: the five topics' transactions at once in processes of their own
+   (raw store at once), then every component of the pipeline started together;
 5. latency: records of the moment at a steady rate into the service of the last pass
    4, right after its backlog, then settled (VACUUM ANALYZE, CHECKPOINT). Last: a pass
    after it would read these records too.
@@ -130,12 +133,15 @@ class Bench:
     alone: dict[str, Rate] = field(default_factory=dict)
     decide_alone: Rate = field(default_factory=Rate)
     mixed: list[PipelineRun] = field(default_factory=list)
-    worst: PipelineRun | None = None
+    #: the worst-order passes, one before each mixed pass
+    worst: list[PipelineRun] = field(default_factory=list)
     small: PipelineRun | None = None
     allowed_lateness: float = 0.0
     batch_sizes: dict[str, int] = field(default_factory=dict)
     #: the machine probe right before each pass (bench/probe.py)
     probes: dict[str, Probe] = field(default_factory=dict)
+    #: the broker's first steady stream, before every pass (`warm_up`): not a target
+    warm_up: latency_run.Latency | None = None
 
 
 class Workload:
@@ -252,6 +258,28 @@ def pipeline_pass(settings: Settings, svc: Services, label: str, workload: Workl
         drop_database(svc.database_url, f"bench_{label}")
 
 
+def warm_up(settings: Settings, svc: Services, log_dir: Path, plan: LatencyPlan
+            ) -> latency_run.Latency:
+    """The broker's first steady stream, through a pipeline on a database of its own,
+    before any pass. A broker in production has served such a stream for long and has
+    compiled (JIT) its paths for small produce requests and held fetches; a fresh one
+    spends some 14 CPU-s of its compiler threads on them in its first 30 seconds of it,
+    which the latency run right after the backlog would otherwise measure. Its records
+    come before every workload's start offsets: no pass reads them."""
+    database = fresh_database(svc.database_url, "bench_warm_up")
+    try:
+        migrate(database)
+        pipeline = Pipeline(service_env(settings, database), log_dir / "warm-up")
+        pipeline.start()
+        try:
+            return _latency(settings, svc, pipeline, database, plan.stream(0),
+                            settings.allowed_lateness)
+        finally:
+            pipeline.stop()
+    finally:
+        drop_database(svc.database_url, "bench_warm_up")
+
+
 def set_up_from(repo: Path, env: dict[str, str]) -> None:
     """`cases setup` as the source tree `repo` has it: its own migrations (the topics
     are there already)."""
@@ -357,6 +385,8 @@ def main(argv: list[str] | None = None) -> int:
     with services() as svc, tempfile.TemporaryDirectory(prefix="bench-logs-") as logs:
         settings = bench_settings(svc)
         log_dir = Path(logs)
+        _log(f"warming the broker up: {seconds:.0f}s of records of the moment")
+        warmed = warm_up(settings, svc, log_dir, LatencyPlan(args.seed + 4, args.rate, seconds))
         # the tenth first, alone on the topics: a pass reads its backlog to the end of the
         # topics, and records of another workload after it would be late for it
         _log(f"a tenth of the backlog: {len(small_items):,} records")
@@ -369,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = Bench(orders, workload.records,
                       allowed_lateness=settings.allowed_lateness.total_seconds(),
                       batch_sizes={t: settings.batch_size_for(t) for t in INBOUND_TOPICS},
-                      small=small, probes=probes)
+                      small=small, probes=probes, warm_up=warmed)
         _log("raw consume")
         _probed(probes, "raw consume")
         bench.consume = raw_consume(settings, workload.starts, workload.ends)
@@ -378,13 +408,14 @@ def main(argv: list[str] | None = None) -> int:
         _probed(probes, "alone")
         bench.alone, bench.decide_alone, bench.database = each_alone(
             settings, svc, workload, log_dir, inbound)
-        # before the mixed passes: the latency runs of the last one append records of
-        # the moment to the topics, which a pass after them would read as well
-        _probed(probes, "worst")
-        bench.worst = pipeline_pass(settings, svc, "worst", workload, log_dir,
-                                    order=WORST_ORDER)
+        # the worst order and the mixed order alternate, so that both medians span one
+        # stretch of the machine's time; the latency runs of the last mixed pass append
+        # records of the moment to the topics, which a pass after them would read as well
         plan = LatencyPlan(args.seed + 2, args.rate, seconds)
         for n in range(repeat):  # the last mixed pass is measured for latency too
+            _probed(probes, f"worst{n + 1}")
+            bench.worst.append(pipeline_pass(settings, svc, f"worst{n + 1}", workload,
+                                             log_dir, order=WORST_ORDER))
             _probed(probes, f"mixed{n + 1}")
             # right before the pass it is set against: one moment of the machine
             bench.database_at_once.append(raw_at_once(settings, svc, inbound))
@@ -413,7 +444,7 @@ def run_problems(run: PipelineRun) -> list[str]:
 
 def _check(bench: Bench) -> list[str]:
     """What must hold on any machine (the targets are reported, not enforced)."""
-    problems = [p for run in [*bench.mixed, bench.worst, bench.small] if run is not None
+    problems = [p for run in [*bench.mixed, *bench.worst, bench.small] if run is not None
                 for p in run_problems(run)]
     for run in bench.mixed:
         for lat in (run.latency_after_backlog, run.latency):
