@@ -206,7 +206,7 @@ class PostgresDecisions(Timed):
              events: list[RecordedEvent]) -> None:
         started = time.perf_counter()
         orders = list(orders)
-        # popped: read once, here (a unit is one chunk, but `cases sweep` may run long ones)
+        # popped: each order's terms as loaded are needed once, here
         rows = [row_of(o, self._terms_as_loaded.pop(o.order_id, None)) for o in orders]
         order_rows = ([o.order_id for o in orders],
                       [o.terms.seller_id if o.terms else None for o in orders],
