@@ -75,7 +75,7 @@ def summary(arms: list[Arm]) -> list[str]:
              f"{'CPU-s per 1,000 records':<26}"
              + "".join(f"{_spread(a.cpu_per_thousand(), 4):>24}" for a in arms),
              f"{'every topic read, s':<26}"
-             + "".join(f"{_spread([_read(r) for r in a.runs], 1):>24}" for a in arms),
+             + "".join(f"{_spread([r.read for r in a.runs], 1):>24}" for a in arms),
              f"{'everything decided, s':<26}"
              + "".join(f"{_spread([r.drain.decided for r in a.runs], 1):>24}" for a in arms)]
     for process in PROCESSES:
@@ -95,11 +95,6 @@ def _verdict(base: list[float], head: list[float]) -> str:
     if min(head) > max(base) or min(base) > max(head):
         return "every pass of one below every pass of the other"
     return "the passes overlap: within what the machine moves by"
-
-
-def _read(run: PipelineRun) -> float:
-    """When the last consumer group reached the end of its topic, s."""
-    return max(run.drain.consumers.values(), default=0.0)
 
 
 def _spread(values: list[float], digits: int) -> str:

@@ -111,8 +111,8 @@ def render(bench: Bench) -> str:
         over_alone = _ratio(statistics.median(rates), min(consume, alone))
         lines.append(f"{topic:<18}{_spread(raws, 0):>24}{_spread(rates, 0):>24}"
                      f"{_spread(paired, 2):>18}{over_alone:>12.2f}")
-    lines += ["", _pass_line("mixed", mixed), *(_pass_line("worst order", bench.worst)
-                                                 for _ in [0] if bench.worst), ""]
+    lines += ["", _pass_line("mixed", mixed),
+              *([_pass_line("worst order", bench.worst)] if bench.worst else []), ""]
     lines += _costs(bench)
     lines += _latency_lines(mixed[-1], bench.warm_up)
     lines += _memory(bench)
@@ -120,12 +120,10 @@ def render(bench: Bench) -> str:
     return "\n".join(lines)
 
 
-def _pass_line(name: str, runs: Sequence[PipelineRun | None]) -> str:
-    done = [r for r in runs if r is not None]
-    read = [max(r.drain.consumers.values()) for r in done]
-    return (f"{name}: every topic read in {_spread(read)}s, everything decided in "
-            f"{_spread([r.drain.decided for r in done])}s and published in "
-            f"{_spread([r.drain.relay for r in done])}s; {done[0].drain.case_events:,} "
+def _pass_line(name: str, runs: Sequence[PipelineRun]) -> str:
+    return (f"{name}: every topic read in {_spread([r.read for r in runs])}s, everything "
+            f"decided in {_spread([r.drain.decided for r in runs])}s and published in "
+            f"{_spread([r.drain.relay for r in runs])}s; {runs[0].drain.case_events:,} "
             "case events")
 
 
@@ -148,7 +146,7 @@ def _costs(bench: Bench) -> list[str]:
            if worst else ""),
         f"  CPU-seconds of the median pass: {components}",
         *([f"  of them until every topic was read "
-           f"({max(median.drain.consumers.values()):.1f}s; the benchmark's own PostgreSQL "
+           f"({median.read:.1f}s; the benchmark's own PostgreSQL "
            f"sessions included): " + ", ".join(f"{n} {s:.1f}" for n, s in sorted(
                median.cpu_reading.items(), key=lambda kv: -kv[1]))]
           if median.cpu_reading else []),

@@ -110,6 +110,11 @@ class PipelineRun:
         return sum(self.records.values())
 
     @property
+    def read(self) -> float:
+        """When the last consumer group reached the end of its topic, s."""
+        return max(self.drain.consumers.values(), default=0.0)
+
+    @property
     def cpu_per_thousand(self) -> float:
         return sum(self.cpu.values()) / self.total * 1000 if self.total else 0.0
 
