@@ -81,12 +81,14 @@ def consumer(topic: str, settings: Settings, stop: threading.Event,
 
 
 def sweeper(settings: Settings, stop: threading.Event, health: Health) -> Sweeper:
+    from domain.watermark import unread
     from service.decide import DEADLINE_RULES
     from sweeper.loop import LOOK_OUTCOMES, Sweeper
 
     def measured(mark: Watermark, partitions: list[PartitionProgress],
                  low: dt.datetime | None) -> None:
         health.database_back()
+        metrics.UNREAD.set(unread(partitions))
         if low is not None:
             metrics.WATERMARK.set(low.timestamp())
             metrics.WATERMARK_DELAY.set(

@@ -121,6 +121,11 @@ TOPIC_BATCH_SIZES: dict[str, int] = {"carrier-tracking": 2000}
 #: consumer about 1 ms of CPU per record (a transaction and its progress row each);
 #: gathering for 20 ms makes batches of several (docs/performance.md)
 DEFAULT_BATCH_GATHER_SECONDS = 0.02
+#: a backlog worth catching up on: some seconds of the consumers' reading, far above what
+#: a steady stream leaves unread between two batches
+DEFAULT_CATCH_UP_BACKLOG = 10_000
+#: decisions are at most this much later while one is read
+DEFAULT_CATCH_UP_PASS_SECONDS = 30.0
 
 
 #: a topic's partitions or replication factor (CASES_TOPIC_PARTITIONS,
@@ -168,6 +173,10 @@ class Settings:
     #: how often the sweeper looks for something due (one indexed query), and so the
     #: least time between the starts of two passes
     sweep_interval: float = 0.05
+    #: unread inbound records from which the sweeper takes a backlog to be read (0: never)
+    #: and passes at most every `catch_up_pass_seconds` (sweeper.catch_up)
+    catch_up_backlog: int = DEFAULT_CATCH_UP_BACKLOG
+    catch_up_pass_seconds: float = DEFAULT_CATCH_UP_PASS_SECONDS
     allowed_lateness: dt.timedelta = DEFAULT_ALLOWED_LATENESS
     clock_skew: dt.timedelta = DEFAULT_CLOCK_SKEW
     #: how long `cases run` waits for Kafka and PostgreSQL to answer before it gives up
@@ -211,6 +220,8 @@ class Settings:
                 f"topic_batch_sizes={self.topic_batch_sizes!r}, "
                 f"poll_timeout={self.poll_timeout!r}, "
                 f"sweep_interval={self.sweep_interval!r}, "
+                f"catch_up_backlog={self.catch_up_backlog!r}, "
+                f"catch_up_pass_seconds={self.catch_up_pass_seconds!r}, "
                 f"allowed_lateness={self.allowed_lateness!r}, "
                 f"clock_skew={self.clock_skew!r}, startup_wait={self.startup_wait!r}, "
                 f"http_port={self.http_port!r}, "
@@ -258,6 +269,10 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
                                   for topic in INBOUND_TOPICS
                                   if _batch_size_variable(topic) in env})
         sweep_interval = float(env.get("CASES_SWEEP_INTERVAL_SECONDS", "0.05"))
+        catch_up_backlog = int(env.get("CASES_CATCH_UP_BACKLOG_RECORDS",
+                                       DEFAULT_CATCH_UP_BACKLOG))
+        catch_up_pass_seconds = float(env.get("CASES_CATCH_UP_PASS_SECONDS",
+                                              str(DEFAULT_CATCH_UP_PASS_SECONDS)))
         batch_gather = float(env.get("CASES_BATCH_GATHER_SECONDS",
                                      str(DEFAULT_BATCH_GATHER_SECONDS)))
         http_port = int(env["CASES_HTTP_PORT"]) if env.get("CASES_HTTP_PORT") else None
@@ -272,6 +287,12 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
     if not sweep_interval > 0:
         raise ConfigurationError("CASES_SWEEP_INTERVAL_SECONDS must be a positive number of "
                                  f"seconds, not {sweep_interval}")
+    if catch_up_backlog < 0:
+        raise ConfigurationError("CASES_CATCH_UP_BACKLOG_RECORDS must be a number of records "
+                                 f"(0 turns catching up off), not {catch_up_backlog}")
+    if not 0 < catch_up_pass_seconds < float("inf"):
+        raise ConfigurationError("CASES_CATCH_UP_PASS_SECONDS must be a positive number of "
+                                 f"seconds, not {catch_up_pass_seconds}")
     if not 0 <= batch_gather <= 1:
         raise ConfigurationError("CASES_BATCH_GATHER_SECONDS must be between 0 and 1 "
                                  f"second, not {batch_gather}")
@@ -299,6 +320,8 @@ def settings_from_env(env: Mapping[str, str] | None = None, *, need_kafka: bool 
         batch_size=batch_size,
         topic_batch_sizes=topic_batch_sizes,
         sweep_interval=sweep_interval,
+        catch_up_backlog=catch_up_backlog,
+        catch_up_pass_seconds=catch_up_pass_seconds,
         batch_gather=batch_gather,
         allowed_lateness=allowed_lateness,
         clock_skew=clock_skew,

@@ -87,6 +87,11 @@ def low_watermark(partitions: Iterable[PartitionProgress], now: dt.datetime,
     return Watermark(low, tuple(held))
 
 
+def unread(partitions: list[PartitionProgress]) -> int:
+    """Records on the broker that no consumer has stored yet, every partition together."""
+    return sum(p.unread for p in partitions)
+
+
 def held_back(mark: Watermark, partitions: Iterable[PartitionProgress]
               ) -> list[PartitionProgress] | None:
     """The partitions that hold `mark` at None, having read nothing of the records they

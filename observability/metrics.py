@@ -57,7 +57,12 @@ SWEEPER_LOOKS = Counter(
     f"{PREFIX}_sweeper_looks_total",
     "The leading sweeper's looks for something to decide, by outcome: measured (the "
     "watermark, then a pass), nothing_due, held_back (due, but no watermark until a "
-    "partition with records, none read yet, has stored some)", ["outcome"])
+    "partition with records, none read yet, has stored some), catching_up (a backlog "
+    "is read: passes CASES_CATCH_UP_PASS_SECONDS apart)", ["outcome"])
+UNREAD = Gauge(f"{PREFIX}_unread_records",
+               "Inbound records on the broker that no consumer has stored yet, every "
+               "partition together, at the sweeper's last measure",
+               multiprocess_mode="livemostrecent")
 DECISIONS = Counter(f"{PREFIX}_decisions_total",
                     "Records and time rules decided", ["kind"])
 DEADLINES_FIRED = Counter(f"{PREFIX}_deadlines_fired_total",
@@ -102,7 +107,7 @@ HEARTBEAT = Gauge(f"{PREFIX}_heartbeat_timestamp_seconds",
                   ["component"], multiprocess_mode="liveall")
 
 ALL = [RECORDS_STORED, RECORDS_DUPLICATE, DEAD_LETTERS, BATCH_DURATION, BATCH_SIZE, CONSUMER_LAG,
-       WATERMARK, WATERMARK_DELAY, FRONTIER, READ_THROUGH, DECISIONS, DEADLINES_FIRED,
+       WATERMARK, WATERMARK_DELAY, FRONTIER, READ_THROUGH, UNREAD, DECISIONS, DEADLINES_FIRED,
        LATE_RECORDS, SUPERSEDED, SWEEPER_LAST_PASS, DECIDE_PASS_DURATION, OUTBOX_BACKLOG,
        OUTBOX_OLDEST_AGE, RELAY_PUBLISH_LATENCY, EVENTS_PUBLISHED, RELAY_LEADER,
        DATABASE_RETRIES, BROKER_ERRORS, READY, HEARTBEAT]

@@ -1,6 +1,7 @@
 """The sweeper's loop: lead (one sweeper at a time holds an advisory lock), then look
 every CASES_SWEEP_INTERVAL_SECONDS whether something has come due and, when it has,
-measure the low watermark and decide what it has passed."""
+measure the low watermark and decide what it has passed; while a backlog is read, pass
+at most every CASES_CATCH_UP_PASS_SECONDS (sweeper.catch_up)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import structlog
 from bootstrap import kafka
 from bootstrap.database import connect
 from configuration import Settings
-from domain.watermark import PartitionProgress, Watermark, held_back, stored_more
+from domain.watermark import PartitionProgress, Watermark, held_back, stored_more, unread
 from service.decide import PassReport
 from storage.progress import read_progress
 from sweeper import watermark
+from sweeper.catch_up import CatchUp
 from sweeper.decisions import decide_pass
 
 log = structlog.get_logger("sweeper")
@@ -29,8 +31,9 @@ SWEEPER_LOCK_ID = 0x5EE9E2  # the advisory lock only one sweeper holds
 #: cases status and the metrics)
 MEASURE_AT_LEAST_EVERY = 1.0
 #: what a look of the leading sweeper comes to (a metric counts them)
-MEASURED, NOTHING_DUE, HELD_BACK = "measured", "nothing_due", "held_back"
-LOOK_OUTCOMES = (MEASURED, NOTHING_DUE, HELD_BACK)
+MEASURED, NOTHING_DUE, HELD_BACK, CATCHING_UP = (
+    "measured", "nothing_due", "held_back", "catching_up")
+LOOK_OUTCOMES = (MEASURED, NOTHING_DUE, HELD_BACK, CATCHING_UP)
 #: the earliest moment something waits for: a record not decided yet, a time rule
 _NEXT_DUE = ("SELECT least((SELECT min(occurred_at) FROM undecided_records),"
              " (SELECT min(occurred_at) FROM undecided_reports),"
@@ -57,6 +60,13 @@ class Sweeper:
     _low: dt.datetime | None = field(default=None, init=False)
     #: the partitions with records, none read, that held it at None (watermark.held_back)
     _holding: list[PartitionProgress] | None = field(default=None, init=False)
+    #: records the broker holds that no consumer has stored yet, at the last measure
+    _unread: int = field(default=0, init=False)
+    _catch_up: CatchUp = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._catch_up = CatchUp(self.settings.catch_up_backlog,
+                                 self.settings.catch_up_pass_seconds)
 
     def run(self) -> None:
         ends = watermark.LogEnds(
@@ -120,6 +130,9 @@ class Sweeper:
 
     def _look(self, conn: psycopg.Connection, since_measured: float) -> str:
         """Whether to measure the watermark and pass now (MEASURED), or why not."""
+        if since_measured < MEASURE_AT_LEAST_EVERY and self._catch_up.holds(
+                self._unread, time.monotonic()):
+            return CATCHING_UP
         due = self._next(conn)
         if since_measured >= MEASURE_AT_LEAST_EVERY:
             return MEASURED
@@ -154,10 +167,18 @@ class Sweeper:
         mark, partitions = measured
         low = watermark.advance(conn, mark)
         self._low, self._holding = low, held_back(mark, partitions)
+        self._note_unread(unread(partitions))
         self.on_watermark(mark, partitions, low)
-        if low is None:
+        if low is None or self._catch_up.holds(self._unread, time.monotonic()):
             return None
+        self._catch_up.last_pass = time.monotonic()
         started = time.perf_counter()
         report = decide_pass(conn, low, self.settings.policy)
         self.on_pass(report, time.perf_counter() - started)
         return report
+
+    def _note_unread(self, unread: int) -> None:
+        was, self._unread = self._catch_up.catching_up(self._unread), unread
+        if self._catch_up.catching_up(unread) != was:
+            log.info("sweeper_catching_up" if not was else "sweeper_caught_up",
+                     unread=unread, pass_seconds=self._catch_up.spacing)
