@@ -178,7 +178,10 @@ class Sweeper:
         return report
 
     def _note_unread(self, unread: int) -> None:
-        was, self._unread = self._catch_up.catching_up(self._unread), unread
-        if self._catch_up.catching_up(unread) != was:
-            log.info("sweeper_catching_up" if not was else "sweeper_caught_up",
+        """Keep what the measure found unread; log when catching up starts or ends."""
+        was = self._catch_up.catching_up(self._unread)
+        now = self._catch_up.catching_up(unread)
+        self._unread = unread
+        if now != was:
+            log.info("sweeper_catching_up" if now else "sweeper_caught_up",
                      unread=unread, pass_seconds=self._catch_up.spacing)
